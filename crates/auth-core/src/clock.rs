@@ -82,7 +82,10 @@ impl Default for SystemClock {
 impl fmt::Debug for SystemClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SystemClock")
-            .field("anchor", &DateTime::from_timestamp_nanos(self.anchor_unix_nanos))
+            .field(
+                "anchor",
+                &DateTime::from_timestamp_nanos(self.anchor_unix_nanos),
+            )
             .finish()
     }
 }
@@ -201,7 +204,8 @@ mod manual {
         }
 
         async fn sleep(&self, duration: Duration) {
-            self.slept.fetch_add(duration_nanos(duration), Ordering::SeqCst);
+            self.slept
+                .fetch_add(duration_nanos(duration), Ordering::SeqCst);
             self.advance(duration);
             tokio::task::yield_now().await;
         }

@@ -432,11 +432,18 @@ fn redact_sensitive_values(text: &str) -> String {
                     rest = after_key;
                     continue 'outer;
                 };
-                let value_start = after_sep.trim_start_matches([' ', '\t', '"']);
+                let spaced = after_sep.trim_start_matches([' ', '\t']);
+                let quoted = spaced.starts_with('"');
+                let value_start = spaced.trim_start_matches('"');
                 out.push_str(&after_key[..after_key.len() - value_start.len()]);
-                let end = value_start
-                    .find(['"', '&', ',', '}', ' ', '\n', '\r', '\t'])
-                    .unwrap_or(value_start.len());
+                // A quoted value runs to its closing quote, spaces included; a bare one (form
+                // syntax, JSON numbers) to the next delimiter.
+                let end = if quoted {
+                    value_start.find('"')
+                } else {
+                    value_start.find(['&', ',', '}', ' ', '\n', '\r', '\t'])
+                }
+                .unwrap_or(value_start.len());
                 if end > 0 {
                     out.push_str(REDACTED);
                 }
@@ -543,7 +550,9 @@ mod tests {
     #[test]
     fn html_stays_readable() {
         let excerpt = Redactor::new()
-            .excerpt(b"<html>\n<head><title>502 Bad Gateway</title></head>\n<body>nginx</body></html>")
+            .excerpt(
+                b"<html>\n<head><title>502 Bad Gateway</title></head>\n<body>nginx</body></html>",
+            )
             .unwrap();
         assert_eq!(
             excerpt.as_str(),

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::Method;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use tracing::{Instrument as _, debug, field, warn};
 
@@ -487,11 +487,7 @@ impl ClientCredentialsBuilder {
 /// wrongly; for alphanumeric credentials this equals plain `base64(id:secret)`.
 fn basic_authorization(id: &ClientId, secret: &ClientSecret) -> Result<HeaderValue, AuthError> {
     let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let credentials = format!(
-        "{}:{}",
-        encode(id.as_str()),
-        encode(secret.expose_secret())
-    );
+    let credentials = format!("{}:{}", encode(id.as_str()), encode(secret.expose_secret()));
     let mut header = HeaderValue::try_from(format!("Basic {}", BASE64.encode(credentials)))
         .map_err(|_| ConfigError::Invalid {
             field: "client credentials",
@@ -516,7 +512,11 @@ impl Serialize for OrderedObject<'_> {
 
 /// Parses `Retry-After`: delta-seconds or an HTTP date (RFC 9110 section 10.2.3).
 pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }

@@ -44,17 +44,17 @@ mod clock;
 mod error;
 mod exchange;
 pub mod http;
+mod provider;
 pub mod response;
 pub mod retry;
-mod provider;
 mod secret;
 mod token;
 pub mod url;
 
 pub use cache::{CacheConfig, CacheMetrics, TokenCache, TokenCacheBuilder};
+pub use clock::{Clock, SystemClock};
 #[cfg(feature = "test-util")]
 pub use clock::{ManualClock, MockClock};
-pub use clock::{Clock, SystemClock};
 pub use error::{
     AuthError, ConfigError, Excerpt, OAuthErrorCode, OAuthErrorResponse, Redactor, TransportKind,
     is_transient_status,

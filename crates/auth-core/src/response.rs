@@ -65,11 +65,13 @@ pub fn parse_token_response(
         excerpt: redactor.excerpt(body),
     };
     let Some(mut object) = object else {
-        return Err(malformed(if serde_json::from_slice::<Value>(body).is_ok() {
-            "the body is JSON but not an object"
-        } else {
-            "the body is not JSON (or is truncated)"
-        }));
+        return Err(malformed(
+            if serde_json::from_slice::<Value>(body).is_ok() {
+                "the body is JSON but not an object"
+            } else {
+                "the body is not JSON (or is truncated)"
+            },
+        ));
     };
 
     let secret = match object.remove("access_token") {
@@ -85,7 +87,7 @@ pub fn parse_token_response(
     };
     if token_type != TokenType::Bearer {
         return Err(malformed(&format!(
-            "unsupported `token_type` {token_type:?}: only bearer tokens can be used"
+            "unsupported `token_type` `{token_type}`: only bearer tokens can be used"
         )));
     }
     let expires_in = match object.remove("expires_in") {
@@ -151,7 +153,9 @@ fn oauth_error(object: &Map<String, Value>, redactor: &Redactor) -> Option<OAuth
 
 fn classify_error(status: StatusCode, error: Option<OAuthErrorResponse>) -> AuthError {
     match error {
-        Some(error) if status != StatusCode::UNAUTHORIZED && !error.error.is_rejected_credentials() => {
+        Some(error)
+            if status != StatusCode::UNAUTHORIZED && !error.error.is_rejected_credentials() =>
+        {
             AuthError::OAuth { status, error }
         }
         error => AuthError::RejectedCredentials { status, error },

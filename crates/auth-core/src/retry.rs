@@ -138,7 +138,10 @@ mod tests {
         assert!(policy.next_delay(1, Duration::ZERO, None).is_some());
         assert!(policy.next_delay(2, Duration::ZERO, None).is_some());
         assert_eq!(policy.next_delay(3, Duration::ZERO, None), None);
-        assert_eq!(RetryPolicy::never().next_delay(1, Duration::ZERO, None), None);
+        assert_eq!(
+            RetryPolicy::never().next_delay(1, Duration::ZERO, None),
+            None
+        );
     }
 
     #[test]

@@ -315,7 +315,10 @@ mod tests {
     #[test]
     fn header_is_prebuilt_and_sensitive() {
         let token = AccessToken::bearer("abc.DEF-123", at()).unwrap();
-        assert_eq!(token.authorization().to_str().unwrap(), "Bearer abc.DEF-123");
+        assert_eq!(
+            token.authorization().to_str().unwrap(),
+            "Bearer abc.DEF-123"
+        );
         assert!(token.authorization().is_sensitive());
         assert!(token.deep_copy().authorization().is_sensitive());
     }
@@ -323,9 +326,18 @@ mod tests {
     #[test]
     fn rejects_values_that_cannot_be_sent() {
         assert_eq!(AccessToken::bearer("", at()).err(), Some(InvalidTokenValue));
-        assert_eq!(AccessToken::bearer("a b", at()).err(), Some(InvalidTokenValue));
-        assert_eq!(AccessToken::bearer("a\r\nb", at()).err(), Some(InvalidTokenValue));
-        assert_eq!(AccessToken::bearer("tök", at()).err(), Some(InvalidTokenValue));
+        assert_eq!(
+            AccessToken::bearer("a b", at()).err(),
+            Some(InvalidTokenValue)
+        );
+        assert_eq!(
+            AccessToken::bearer("a\r\nb", at()).err(),
+            Some(InvalidTokenValue)
+        );
+        assert_eq!(
+            AccessToken::bearer("tök", at()).err(),
+            Some(InvalidTokenValue)
+        );
     }
 
     #[test]

@@ -443,9 +443,7 @@ impl<S> Shared<S> {
         let must_refresh_at = expires_at.saturating_sub(margin);
         let window = lifetime as f64 * config.refresh_ahead;
         let ahead = window * (1.0 - config.refresh_jitter * fastrand::f64());
-        let refresh_at = expires_at
-            .saturating_sub(ahead as i64)
-            .min(must_refresh_at);
+        let refresh_at = expires_at.saturating_sub(ahead as i64).min(must_refresh_at);
         Entry {
             generation,
             token,

@@ -1,0 +1,476 @@
+//! The token cache: single flight, cancellation, the three token states, compare-and-
+//! invalidate, failure backoff, default lifetime. Time comes from a manual clock.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use auth_core::{
+    AccessToken, AuthError, ConfigError, ManualClock, MockClock, MockTokenSource, TokenCache,
+    TokenProvider,
+};
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::support::{CountingSource, unavailable};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// A cache with deterministic deadlines: no jitter, and no refresh-ahead unless asked.
+fn cache(
+    clock: &ManualClock,
+    source: &CountingSource,
+    refresh_ahead: f64,
+) -> TokenCache<CountingSource> {
+    TokenCache::builder(source.clone())
+        .clock(Arc::new(clock.clone()))
+        .refresh_ahead(refresh_ahead)
+        .refresh_jitter(0.0)
+        .failure_backoff(secs(1), secs(8))
+        .build()
+}
+
+#[tokio::test]
+async fn a_fresh_token_is_served_from_the_cache() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(HOUR));
+    let cache = cache(&clock, &source, 0.2);
+    let first = cache.token().await.unwrap();
+    for _ in 0..100 {
+        assert!(cache.token().await.unwrap().same_token(&first));
+    }
+    assert_eq!(source.calls(), 1);
+    let metrics = cache.metrics();
+    assert_eq!((metrics.fetches, metrics.hits), (1, 100));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_cold_callers_cause_exactly_one_fetch() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(HOUR));
+    let cache = cache(&clock, &source, 0.2);
+    source.hold();
+    let callers: Vec<_> = (0..10_000)
+        .map(|_| {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.token().await })
+        })
+        .collect();
+    source.wait_for_calls(1).await;
+    // Let every caller reach the cache while the fetch is still held open.
+    for _ in 0..1_000 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(source.calls(), 1);
+    source.release();
+    for caller in callers {
+        let token = caller.await.unwrap().unwrap();
+        assert_eq!(token.expose_secret(), "token-1");
+    }
+    assert_eq!(source.calls(), 1);
+    assert_eq!(cache.metrics().fetches, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_the_first_caller_neither_cancels_the_fetch_nor_wedges_the_cache() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(HOUR));
+    let cache = cache(&clock, &source, 0.2);
+    source.hold();
+    let first = tokio::spawn({
+        let cache = cache.clone();
+        async move { cache.token().await }
+    });
+    source.wait_for_calls(1).await;
+    let others: Vec<_> = (0..10)
+        .map(|_| {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.token().await })
+        })
+        .collect();
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    source.release();
+    for other in others {
+        assert_eq!(other.await.unwrap().unwrap().expose_secret(), "token-1");
+    }
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
+    assert_eq!(source.calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_whose_callers_all_left_still_fills_the_cache() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(HOUR));
+    let cache = cache(&clock, &source, 0.2);
+    source.hold();
+    let result = tokio::time::timeout(Duration::from_millis(20), cache.token()).await;
+    assert!(
+        result.is_err(),
+        "the caller should have been cancelled by the timeout"
+    );
+    source.release();
+    // The fetch finishes on its own: the next caller joins it or is served from the cache.
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
+    assert_eq!(source.calls(), 1);
+}
+
+#[tokio::test]
+async fn expiry_and_safety_margin_boundaries() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(secs(1000)));
+    let cache = cache(&clock, &source, 0.0);
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
+
+    // The safety margin is 60 s: the token is served until 940 s, not at 940 s.
+    clock.advance(secs(940) - Duration::from_nanos(1));
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
+    assert_eq!(source.calls(), 1);
+    clock.advance(Duration::from_nanos(1));
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-2");
+    assert_eq!(source.calls(), 2);
+}
+
+#[tokio::test]
+async fn the_margin_is_capped_at_half_the_lifetime() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(secs(100)));
+    let cache = cache(&clock, &source, 0.0);
+    cache.token().await.unwrap();
+    clock.advance(secs(49));
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
+    clock.advance(secs(1));
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-2");
+}
+
+#[tokio::test]
+async fn an_expired_token_is_never_served() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(secs(1000)));
+    let cache = cache(&clock, &source, 0.2);
+    cache.token().await.unwrap();
+    clock.advance(secs(5000));
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-2");
+    assert_eq!(cache.metrics().refreshes_ahead, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_ahead_serves_the_old_token_while_one_background_fetch_runs() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(secs(1000)));
+    // Refresh ahead from 800 s (the last 20 %), must refresh from 940 s.
+    let cache = cache(&clock, &source, 0.2);
+    cache.token().await.unwrap();
+    clock.advance(secs(799));
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
+    assert_eq!(source.calls(), 1);
+
+    clock.advance(secs(51));
+    source.hold();
+    // Every caller gets the old token at once, although the refresh is held open.
+    let callers: Vec<_> = (0..100)
+        .map(|_| {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.token().await })
+        })
+        .collect();
+    for caller in callers {
+        assert_eq!(caller.await.unwrap().unwrap().expose_secret(), "token-1");
+    }
+    source.wait_for_calls(2).await;
+    assert_eq!(source.calls(), 2);
+    let metrics = cache.metrics();
+    assert_eq!((metrics.fetches, metrics.refreshes_ahead), (2, 1));
+
+    source.release();
+    let mut served = String::new();
+    for _ in 0..10_000 {
+        served = cache.token().await.unwrap().expose_secret().to_owned();
+        if served == "token-2" {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(served, "token-2");
+    assert_eq!(source.calls(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_invalidations_cause_one_new_fetch() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(HOUR));
+    let cache = cache(&clock, &source, 0.2);
+    let rejected = cache.token().await.unwrap();
+    let callers: Vec<_> = (0..1_000)
+        .map(|_| {
+            let cache = cache.clone();
+            let rejected = Arc::clone(&rejected);
+            tokio::spawn(async move {
+                cache.invalidate(&rejected);
+                cache.token().await
+            })
+        })
+        .collect();
+    for caller in callers {
+        assert_eq!(caller.await.unwrap().unwrap().expose_secret(), "token-2");
+    }
+    assert_eq!(source.calls(), 2);
+    assert_eq!(cache.metrics().invalidations, 1);
+}
+
+#[tokio::test]
+async fn invalidating_a_replaced_token_changes_nothing() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(HOUR));
+    let cache = cache(&clock, &source, 0.2);
+    let old = cache.token().await.unwrap();
+    cache.invalidate(&old);
+    let new = cache.token().await.unwrap();
+    cache.invalidate(&old);
+    assert!(cache.token().await.unwrap().same_token(&new));
+    assert_eq!(source.calls(), 2);
+    assert_eq!(cache.metrics().invalidations, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_reaches_every_waiter_and_new_fetches_wait_for_the_backoff() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(HOUR));
+    let cache = cache(&clock, &source, 0.2);
+    source.hold();
+    source.fail_next(unavailable());
+    let callers: Vec<_> = (0..100)
+        .map(|_| {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.token().await })
+        })
+        .collect();
+    source.wait_for_calls(1).await;
+    source.release();
+    for caller in callers {
+        let error = caller.await.unwrap().unwrap_err();
+        assert_eq!(
+            error.status(),
+            Some(reqwest::StatusCode::SERVICE_UNAVAILABLE)
+        );
+    }
+    assert_eq!(source.calls(), 1);
+
+    // The first backoff lasts between 0.5 s and 1 s: no new fetch before, the same error.
+    clock.advance(Duration::from_millis(499));
+    for _ in 0..100 {
+        let error = cache.token().await.unwrap_err();
+        assert_eq!(
+            error.status(),
+            Some(reqwest::StatusCode::SERVICE_UNAVAILABLE)
+        );
+    }
+    assert_eq!(source.calls(), 1);
+
+    clock.advance(Duration::from_millis(502));
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-2");
+    let metrics = cache.metrics();
+    assert_eq!((metrics.fetches, metrics.failures), (2, 1));
+}
+
+#[tokio::test]
+async fn backoff_grows_between_consecutive_failures() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(HOUR));
+    let cache = cache(&clock, &source, 0.2);
+    for _ in 0..3 {
+        source.fail_next(unavailable());
+    }
+    cache.token().await.unwrap_err();
+    clock.advance(secs(1));
+    cache.token().await.unwrap_err();
+    // The second backoff is at least 1 s (equal jitter over 2 s).
+    clock.advance(Duration::from_millis(999));
+    cache.token().await.unwrap_err();
+    assert_eq!(source.calls(), 2);
+    clock.advance(Duration::from_millis(1001));
+    cache.token().await.unwrap_err();
+    assert_eq!(source.calls(), 3);
+}
+
+#[tokio::test]
+async fn rejected_credentials_are_not_retried_until_the_maximum_backoff() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(HOUR));
+    let cache = cache(&clock, &source, 0.2);
+    source.fail_next(AuthError::RejectedCredentials {
+        status: reqwest::StatusCode::UNAUTHORIZED,
+        error: None,
+    });
+    assert!(cache.token().await.unwrap_err().is_rejected_credentials());
+    clock.advance(secs(8) - Duration::from_millis(1));
+    assert!(cache.token().await.unwrap_err().is_rejected_credentials());
+    assert_eq!(source.calls(), 1);
+    clock.advance(Duration::from_millis(1));
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_background_refresh_keeps_serving_the_valid_token() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(secs(1000)));
+    let cache = cache(&clock, &source, 0.2);
+    cache.token().await.unwrap();
+    clock.advance(secs(850));
+    source.fail_next(unavailable());
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
+    source.wait_for_calls(2).await;
+    for _ in 0..10_000 {
+        if cache.metrics().failures == 1 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(cache.metrics().failures, 1);
+    // Within the backoff: still the valid token, no new fetch.
+    for _ in 0..10 {
+        assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
+    }
+    assert_eq!(source.calls(), 2);
+    // Inside the safety margin, with the backoff over, callers wait for a new token.
+    clock.advance(secs(100));
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-3");
+}
+
+#[tokio::test]
+async fn the_waiters_of_a_failed_fetch_get_a_still_valid_token() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(secs(1000)));
+    let cache = cache(&clock, &source, 0.0);
+    cache.token().await.unwrap();
+    // Inside the margin but not expired: the failed fetch falls back to the old token.
+    clock.advance(secs(950));
+    source.fail_next(unavailable());
+    source.fail_next(unavailable());
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
+    // Once it has expired, the next failed fetch's error.
+    clock.advance(secs(50));
+    let error = cache.token().await.unwrap_err();
+    assert_eq!(
+        error.status(),
+        Some(reqwest::StatusCode::SERVICE_UNAVAILABLE)
+    );
+}
+
+#[tokio::test]
+async fn a_token_without_expiry_gets_the_default_lifetime() {
+    let clock = ManualClock::at_epoch_2025();
+    let mut source = MockTokenSource::new();
+    let start = {
+        use auth_core::Clock as _;
+        clock.now()
+    };
+    let mut n = 0;
+    source.expect_fetch_token().times(2).returning(move || {
+        n += 1;
+        // No expiry: the server sent no `expires_in`.
+        Ok(AccessToken::bearer(format!("token-{n}"), start).unwrap())
+    });
+    let cache = TokenCache::builder(source)
+        .clock(Arc::new(clock.clone()))
+        .refresh_ahead(0.0)
+        .default_lifetime(secs(600))
+        .build();
+    cache.token().await.unwrap();
+    clock.advance(secs(539));
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
+    clock.advance(secs(1));
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-2");
+}
+
+#[tokio::test]
+async fn the_cache_reads_time_only_from_its_clock() {
+    // A mocked clock: the cache must decide expiry from it alone.
+    let now = Arc::new(AtomicI64::new(1_735_689_600));
+    let mut clock = MockClock::new();
+    clock.expect_now().returning({
+        let now = Arc::clone(&now);
+        move || DateTime::from_timestamp(now.load(Ordering::SeqCst), 0).unwrap()
+    });
+    let start: DateTime<Utc> = DateTime::from_timestamp(1_735_689_600, 0).unwrap();
+    let mut source = MockTokenSource::new();
+    let mut n = 0;
+    source.expect_fetch_token().times(2).returning(move || {
+        n += 1;
+        Ok(AccessToken::bearer(format!("token-{n}"), start)
+            .unwrap()
+            .with_expires_at(start + TimeDelta::seconds(100)))
+    });
+    let cache = TokenCache::builder(source)
+        .clock(Arc::new(clock))
+        .refresh_ahead(0.0)
+        .build();
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
+    now.fetch_add(49, Ordering::SeqCst);
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
+    now.fetch_add(1, Ordering::SeqCst);
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-2");
+}
+
+struct Panicking;
+
+#[async_trait::async_trait]
+impl auth_core::TokenSource for Panicking {
+    async fn fetch_token(&self) -> Result<AccessToken, AuthError> {
+        panic!("the source broke");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_source_fails_the_flight_instead_of_wedging_it() {
+    let clock = ManualClock::at_epoch_2025();
+    let cache = TokenCache::builder(Panicking)
+        .clock(Arc::new(clock.clone()))
+        .failure_backoff(secs(1), secs(1))
+        .build();
+    let error = tokio::time::timeout(Duration::from_secs(5), cache.token())
+        .await
+        .expect("waiters of a panicked fetch must not hang")
+        .unwrap_err();
+    assert!(matches!(error, AuthError::FetchAborted), "{error:?}");
+    clock.advance(secs(2));
+    let error = tokio::time::timeout(Duration::from_secs(5), cache.token())
+        .await
+        .expect("a new flight starts after the backoff")
+        .unwrap_err();
+    assert!(matches!(error, AuthError::FetchAborted));
+    assert_eq!(cache.metrics().fetches, 2);
+}
+
+#[test]
+fn outside_a_tokio_runtime_the_error_is_typed() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(HOUR));
+    let cache = cache(&clock, &source, 0.2);
+    let mut future = std::pin::pin!(cache.token());
+    let Poll::Ready(result) = future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    else {
+        panic!("the cache must answer at once without a runtime");
+    };
+    assert!(matches!(
+        result.unwrap_err(),
+        AuthError::Config(ConfigError::NoRuntime)
+    ));
+    assert_eq!(source.calls(), 0);
+}
+
+#[tokio::test]
+async fn the_provider_trait_delegates_to_the_cache() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(&clock, Some(HOUR));
+    let provider: Arc<dyn TokenProvider> = Arc::new(cache(&clock, &source, 0.2));
+    let token = provider.token().await.unwrap();
+    provider.invalidate(&token);
+    assert_eq!(provider.token().await.unwrap().expose_secret(), "token-2");
+}

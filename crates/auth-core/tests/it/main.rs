@@ -1,0 +1,9 @@
+//! auth-core's integration tests: one binary, one module per concern.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cache;
+mod exchange;
+mod parsing;
+mod secrets;
+mod support;
