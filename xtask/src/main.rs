@@ -1,3 +1,53 @@
-//! Project automation; see `cargo xtask --help`.
+//! Project automation, run as `cargo xtask <command>` (see `.cargo/config.toml`).
+//!
+//! - `verify`: every check CI runs, in order, stopping at the first failure.
+//!
+//! Shell calls read like the commands a person would type; each step says what it runs.
 
-fn main() {}
+// xtask is a command-line tool: printing is its job.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod verify;
+
+#[cfg(test)]
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const HELP: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  verify    fmt, clippy (warnings denied), tests, docs (warnings denied), fixture checks
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("verify") => verify::run(),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => {
+            eprint!("unknown command `{other}`\n\n{HELP}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root.
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}

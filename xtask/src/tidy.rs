@@ -1,0 +1,86 @@
+//! Tidy tests: `cargo test` also checks the codebase itself (rust-analyzer's habit).
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::project_root;
+
+/// `cargo metadata` for the workspace, without external crates' details.
+fn metadata() -> Value {
+    let output = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(project_root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(output.status.success(), "cargo metadata failed");
+    serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON")
+}
+
+/// Workspace package name → the workspace packages it depends on (normal, dev and build).
+fn workspace_dependencies() -> Vec<(String, BTreeSet<String>, BTreeSet<String>)> {
+    let metadata = metadata();
+    let packages = metadata["packages"].as_array().expect("packages");
+    let names: BTreeSet<String> = packages
+        .iter()
+        .map(|p| p["name"].as_str().expect("name").to_owned())
+        .collect();
+    packages
+        .iter()
+        .map(|package| {
+            let name = package["name"].as_str().expect("name").to_owned();
+            let mut normal = BTreeSet::new();
+            let mut dev = BTreeSet::new();
+            for dep in package["dependencies"].as_array().expect("dependencies") {
+                let dep_name = dep["name"].as_str().expect("dependency name");
+                if !names.contains(dep_name) || dep_name == name {
+                    continue;
+                }
+                if dep["kind"].as_str() == Some("dev") {
+                    dev.insert(dep_name.to_owned());
+                } else {
+                    normal.insert(dep_name.to_owned());
+                }
+            }
+            (name, normal, dev)
+        })
+        .collect()
+}
+
+#[test]
+fn auth_core_depends_on_no_workspace_crate() {
+    let deps = workspace_dependencies();
+    let (_, normal, dev) = deps
+        .iter()
+        .find(|(name, _, _)| name == "auth-core")
+        .expect("auth-core is a workspace member");
+    assert!(
+        normal.is_empty() && dev.is_empty(),
+        "auth-core must not depend on workspace crates, but depends on {normal:?} {dev:?}"
+    );
+}
+
+#[test]
+fn every_crate_has_crate_docs() {
+    let metadata = metadata();
+    for package in metadata["packages"].as_array().expect("packages") {
+        for target in package["targets"].as_array().expect("targets") {
+            let kinds: Vec<&str> = target["kind"]
+                .as_array()
+                .expect("kind")
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            if !kinds.iter().any(|k| matches!(*k, "lib" | "bin")) {
+                continue;
+            }
+            let path = target["src_path"].as_str().expect("src_path");
+            let source = std::fs::read_to_string(path).expect("target source is readable");
+            assert!(
+                source.trim_start().starts_with("//!"),
+                "{path} must start with a `//!` crate doc"
+            );
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! `cargo xtask verify`: the project's whole check, as CI runs it.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::project_root;
+
+/// One check: a name and the command it runs.
+struct Step {
+    name: &'static str,
+    program: &'static str,
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+}
+
+const STEPS: &[Step] = &[
+    Step {
+        name: "fmt",
+        program: "cargo",
+        args: &["fmt", "--all", "--check"],
+        env: &[],
+    },
+    Step {
+        name: "clippy",
+        program: "cargo",
+        args: &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        env: &[],
+    },
+    Step {
+        name: "test",
+        program: "cargo",
+        args: &["test", "--workspace"],
+        env: &[],
+    },
+    Step {
+        name: "doc",
+        program: "cargo",
+        args: &["doc", "--workspace", "--no-deps", "--all-features"],
+        env: &[("RUSTDOCFLAGS", "-D warnings")],
+    },
+];
+
+pub(crate) fn run() -> Result<()> {
+    let root = project_root();
+    let started = Instant::now();
+    for step in STEPS {
+        let command = format!("{} {}", step.program, step.args.join(" "));
+        let env: String = step.env.iter().map(|(k, v)| format!("{k}='{v}' ")).collect();
+        println!("\n==> [{}] {env}{command}", step.name);
+        let step_started = Instant::now();
+        let status = Command::new(step.program)
+            .args(step.args)
+            .envs(step.env.iter().copied())
+            // Snapshot tests must fail on a mismatch, never write new snapshots.
+            .env("INSTA_UPDATE", "no")
+            .current_dir(&root)
+            .status()
+            .with_context(|| format!("step `{}`: could not run `{command}`", step.name))?;
+        if !status.success() {
+            bail!("step `{}` failed: `{env}{command}` exited with {status}", step.name);
+        }
+        println!(
+            "==> [{}] ok in {:.1}s",
+            step.name,
+            step_started.elapsed().as_secs_f64()
+        );
+    }
+    println!("\n==> [fixtures] no fixture checks yet: fixtures arrive with the vendor crates");
+    println!(
+        "\nverify: all steps passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
