@@ -55,7 +55,11 @@ pub(crate) fn run() -> Result<()> {
     let started = Instant::now();
     for step in STEPS {
         let command = format!("{} {}", step.program, step.args.join(" "));
-        let env: String = step.env.iter().map(|(k, v)| format!("{k}='{v}' ")).collect();
+        let env: String = step
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}='{v}' "))
+            .collect();
         println!("\n==> [{}] {env}{command}", step.name);
         let step_started = Instant::now();
         let status = Command::new(step.program)
@@ -67,7 +71,10 @@ pub(crate) fn run() -> Result<()> {
             .status()
             .with_context(|| format!("step `{}`: could not run `{command}`", step.name))?;
         if !status.success() {
-            bail!("step `{}` failed: `{env}{command}` exited with {status}", step.name);
+            bail!(
+                "step `{}` failed: `{env}{command}` exited with {status}",
+                step.name
+            );
         }
         println!(
             "==> [{}] ok in {:.1}s",

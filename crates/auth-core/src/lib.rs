@@ -41,6 +41,7 @@
 
 mod cache;
 mod clock;
+pub mod env;
 mod error;
 mod exchange;
 pub mod http;

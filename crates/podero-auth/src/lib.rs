@@ -1,0 +1,281 @@
+//! Authentication for the [Podero](https://podero.com) Partner API.
+//!
+//! Podero's OAuth2 server issues tokens by the client-credentials grant at
+//! `POST {base}/oauth2/token/`, with the client authenticated by HTTP Basic and, as Podero
+//! documents it, a JSON body `{"grant_type":"client_credentials"}`. Tokens live about ten hours
+//! (`expires_in` 36000) with scope `read write`. This crate configures
+//! [`auth_core::ClientCredentials`] for exactly that request and hands back a ready
+//! [`TokenCache`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), auth_core::AuthError> {
+//! // PODERO_CLIENT_ID, PODERO_CLIENT_SECRET and optionally PODERO_BASE_URL.
+//! let tokens = podero_auth::PoderoAuth::from_env()?.into_cache()?;
+//! let token = tokens.token().await?;
+//! let users = reqwest::Client::new()
+//!     .get("https://app.podero.com/api/partners/v2.0/org/016b78a7-0c7c-4241-a277-015c3ad3cb90/users")
+//!     .header(reqwest::header::AUTHORIZATION, token.authorization().clone())
+//!     .send()
+//!     .await;
+//! # let _ = users;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! What is sent, what is accepted and how the documents' inconsistencies are handled:
+//! `docs/vendors/podero.md`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::env;
+use auth_core::url::{check_transport_security, parse_url};
+use auth_core::{
+    AuthError, BodyEncoding, ClientAuth, ClientCredentials, ClientId, ClientSecret, Clock,
+    ConfigError, RetryPolicy, Scopes, TokenCache, TokenCacheBuilder, TokenUrl,
+};
+use reqwest::Url;
+use reqwest::header::{CACHE_CONTROL, HeaderValue};
+
+/// Podero production: `https://app.podero.com`.
+pub const PRODUCTION_URL: &str = "https://app.podero.com";
+/// The token endpoint's path.
+pub const TOKEN_PATH: &str = "/oauth2/token/";
+
+/// `PODERO_CLIENT_ID`
+pub const ENV_CLIENT_ID: &str = "PODERO_CLIENT_ID";
+/// `PODERO_CLIENT_SECRET`
+pub const ENV_CLIENT_SECRET: &str = "PODERO_CLIENT_SECRET";
+/// `PODERO_BASE_URL` (optional; default [`PRODUCTION_URL`])
+pub const ENV_BASE_URL: &str = "PODERO_BASE_URL";
+
+/// The token cache this crate builds.
+pub type PoderoTokenCache = TokenCache<ClientCredentials>;
+
+/// Which Podero deployment to talk to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Environment {
+    /// `https://app.podero.com`
+    Production,
+    /// A sandbox on its own subdomain: `Sandbox("acme")` is `https://acme.podero.com`.
+    Sandbox(String),
+    /// Any base URL (the emulator, a proxy): `https://`, or `http://` for loopback only.
+    Custom(String),
+}
+
+impl Environment {
+    /// The base URL, validated.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a sandbox name that is not a DNS label, or a custom URL that does
+    /// not parse or is plain HTTP to a non-loopback host.
+    pub fn base_url(&self) -> Result<Url, ConfigError> {
+        let url = match self {
+            Self::Production => PRODUCTION_URL.to_owned(),
+            Self::Sandbox(name) => {
+                if !is_dns_label(name) {
+                    return Err(ConfigError::Invalid {
+                        field: "Podero sandbox name",
+                        reason: format!(
+                            "{name:?} is not a subdomain label (letters, digits and inner hyphens, at most 63)"
+                        ),
+                    });
+                }
+                format!("https://{}.podero.com", name.to_ascii_lowercase())
+            }
+            Self::Custom(url) => url.clone(),
+        };
+        let url = parse_url(&url, "Podero base URL")?;
+        check_transport_security(&url, "Podero base URL")?;
+        Ok(url)
+    }
+}
+
+fn is_dns_label(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// Podero client configuration: credentials, environment and exchange options.
+///
+/// Every setter consumes and returns `self`; finish with [`into_cache`](Self::into_cache) (or
+/// [`into_source`](Self::into_source) for the bare exchange).
+#[derive(Clone)]
+#[must_use]
+pub struct PoderoAuth {
+    client_id: ClientId,
+    client_secret: ClientSecret,
+    environment: Environment,
+    scopes: Scopes,
+    body_encoding: BodyEncoding,
+    http: Option<reqwest::Client>,
+    clock: Option<Arc<dyn Clock>>,
+    retry: Option<RetryPolicy>,
+    timeout: Option<Duration>,
+}
+
+impl PoderoAuth {
+    /// Credentials for Podero production; change the target with
+    /// [`environment`](Self::environment).
+    pub fn new(client_id: impl Into<ClientId>, client_secret: impl Into<ClientSecret>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            environment: Environment::Production,
+            scopes: Scopes::empty(),
+            body_encoding: BodyEncoding::Json,
+            http: None,
+            clock: None,
+            retry: None,
+            timeout: None,
+        }
+    }
+
+    /// Reads `PODERO_CLIENT_ID`, `PODERO_CLIENT_SECRET` and, if set, `PODERO_BASE_URL`.
+    ///
+    /// # Errors
+    /// [`ConfigError::MissingEnv`], [`ConfigError::EmptyEnv`] or
+    /// [`ConfigError::NonUnicodeEnv`] naming the variable (never its value).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(env::process)
+    }
+
+    /// As [`from_env`](Self::from_env), reading variables through `lookup` (for tests and
+    /// configuration systems).
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<Self, ConfigError> {
+        let client_id = env::required(&lookup, ENV_CLIENT_ID)?;
+        let client_secret = env::required(&lookup, ENV_CLIENT_SECRET)?;
+        let mut auth = Self::new(client_id, client_secret);
+        if let Some(base_url) = env::optional(&lookup, ENV_BASE_URL)? {
+            auth.environment = Environment::Custom(base_url);
+        }
+        Ok(auth)
+    }
+
+    /// The deployment (default: production).
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// Scopes to request (default: none, so Podero grants `read write`).
+    pub fn scopes(mut self, scopes: Scopes) -> Self {
+        self.scopes = scopes;
+        self
+    }
+
+    /// The request body encoding. Default [`BodyEncoding::Json`], as Podero documents;
+    /// [`BodyEncoding::Form`] sends RFC 6749's standard form body instead.
+    pub fn body_encoding(mut self, body_encoding: BodyEncoding) -> Self {
+        self.body_encoding = body_encoding;
+        self
+    }
+
+    /// The HTTP client to share with API calls (build it from
+    /// [`auth_core::http::client_builder`]).
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The retry policy of the token request (default: [`RetryPolicy::default`]).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// The timeout of one token request attempt (default: 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &ClientId {
+        &self.client_id
+    }
+
+    /// The base URL of the configured environment.
+    ///
+    /// # Errors
+    /// As [`Environment::base_url`].
+    pub fn base_url(&self) -> Result<Url, ConfigError> {
+        self.environment.base_url()
+    }
+
+    /// The exchange, without a cache.
+    ///
+    /// # Errors
+    /// [`AuthError::Config`] for an invalid environment or credentials.
+    pub fn into_source(self) -> Result<ClientCredentials, AuthError> {
+        let base = self.environment.base_url()?;
+        let token_url = TokenUrl::from_base(base.as_str(), TOKEN_PATH)?;
+        let mut builder = ClientCredentials::builder(token_url, self.client_id, self.client_secret)
+            .client_auth(ClientAuth::BasicHeader)
+            .body_encoding(self.body_encoding)
+            .scopes(self.scopes)
+            // Podero's documented request carries it; it keeps intermediaries from caching
+            // token responses.
+            .header(CACHE_CONTROL, HeaderValue::from_static("no-cache"))
+            .label(Cow::Borrowed("podero"));
+        if let Some(http) = self.http {
+            builder = builder.http_client(http);
+        }
+        if let Some(clock) = self.clock {
+            builder = builder.clock(clock);
+        }
+        if let Some(retry) = self.retry {
+            builder = builder.retry(retry);
+        }
+        if let Some(timeout) = self.timeout {
+            builder = builder.timeout(timeout);
+        }
+        builder.build()
+    }
+
+    /// A cache builder over the exchange, using the same clock, for custom cache settings.
+    ///
+    /// # Errors
+    /// As [`into_source`](Self::into_source).
+    pub fn into_cache_builder(self) -> Result<TokenCacheBuilder<ClientCredentials>, AuthError> {
+        let source = self.into_source()?;
+        let clock = Arc::clone(source.clock());
+        Ok(TokenCache::builder(source).clock(clock))
+    }
+
+    /// A ready token cache with the default settings.
+    ///
+    /// # Errors
+    /// As [`into_source`](Self::into_source).
+    pub fn into_cache(self) -> Result<PoderoTokenCache, AuthError> {
+        Ok(self.into_cache_builder()?.build())
+    }
+}
+
+impl fmt::Debug for PoderoAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoderoAuth")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("environment", &self.environment)
+            .field("scopes", &self.scopes)
+            .field("body_encoding", &self.body_encoding)
+            .finish_non_exhaustive()
+    }
+}
