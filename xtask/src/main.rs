@@ -1,12 +1,14 @@
 //! Project automation, run as `cargo xtask <command>` (see `.cargo/config.toml`).
 //!
 //! - `verify`: every check CI runs, in order, stopping at the first failure.
+//! - `fixtures`: the vendor fixture replay (also the last step of `verify`).
 //!
 //! Shell calls read like the commands a person would type; each step says what it runs.
 
 // xtask is a command-line tool: printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod fixtures;
 mod verify;
 
 #[cfg(test)]
@@ -20,12 +22,15 @@ usage: cargo xtask <command>
 
 commands:
   verify    fmt, clippy (warnings denied), tests, docs (warnings denied), fixture checks
+  fixtures  replay fixtures/<vendor>/ through the adapters (INSTA_UPDATE=always to accept
+            new snapshots)
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("verify") => verify::run(),
+        Some("fixtures") => fixtures::run(),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())

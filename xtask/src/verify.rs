@@ -82,7 +82,18 @@ pub(crate) fn run() -> Result<()> {
             step_started.elapsed().as_secs_f64()
         );
     }
-    println!("\n==> [fixtures] no fixture checks yet: fixtures arrive with the vendor crates");
+    // The fixture replay runs in a child process of this very binary, so that it gets the
+    // same `INSTA_UPDATE=no` environment as the test step.
+    println!("\n==> [fixtures] cargo xtask fixtures");
+    let status = Command::new(std::env::current_exe().context("locating the xtask binary")?)
+        .arg("fixtures")
+        .env("INSTA_UPDATE", "no")
+        .current_dir(&root)
+        .status()
+        .context("step `fixtures`: could not run `cargo xtask fixtures`")?;
+    if !status.success() {
+        bail!("step `fixtures` failed: `cargo xtask fixtures` exited with {status}");
+    }
     println!(
         "\nverify: all steps passed in {:.0}s",
         started.elapsed().as_secs_f64()
