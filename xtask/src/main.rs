@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>` (see `.cargo/config.toml`).
 //!
 //! - `verify`: every check CI runs, in order, stopping at the first failure.
-//! - `fixtures`: the vendor fixture replay (also the last step of `verify`).
+//! - `fixtures`: the vendor fixture replay (a step of `verify`).
+//! - `readme`: the README's `partner` commands exist (a step of `verify`).
 //!
 //! Shell calls read like the commands a person would type; each step says what it runs.
 
@@ -9,6 +10,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod fixtures;
+mod readme;
 mod verify;
 
 #[cfg(test)]
@@ -24,6 +26,7 @@ commands:
   verify    fmt, clippy (warnings denied), tests, docs (warnings denied), fixture checks
   fixtures  replay fixtures/<vendor>/ through the adapters (INSTA_UPDATE=always to accept
             new snapshots)
+  readme    check that every `partner` command the README shows exists
 ";
 
 fn main() -> ExitCode {
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("verify") => verify::run(),
         Some("fixtures") => fixtures::run(),
+        Some("readme") => readme::run(),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())

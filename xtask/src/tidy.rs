@@ -48,16 +48,64 @@ fn workspace_dependencies() -> Vec<(String, BTreeSet<String>, BTreeSet<String>)>
         .collect()
 }
 
+/// Which workspace crates each crate may depend on (normal dependencies; dev-dependencies in
+/// the second list). Dependencies point down the layers only; the emulator stays independent
+/// of everything it checks.
+const LAYERS: &[(&str, &[&str], &[&str])] = &[
+    ("auth-core", &[], &[]),
+    ("podero-auth", &["auth-core"], &["auth-core"]),
+    ("poa-auth", &["auth-core"], &["auth-core"]),
+    ("partner-emulator", &[], &[]),
+    (
+        "partner-sdk",
+        &["auth-core", "podero-auth"],
+        &[
+            "auth-core",
+            "partner-emulator",
+            "partner-sdk",
+            "poa-auth",
+            "podero-auth",
+        ],
+    ),
+    (
+        "partner-cli",
+        &[
+            "auth-core",
+            "partner-emulator",
+            "partner-sdk",
+            "poa-auth",
+            "podero-auth",
+        ],
+        &[],
+    ),
+    ("xtask", &["auth-core", "poa-auth", "podero-auth"], &[]),
+];
+
 #[test]
-fn auth_core_depends_on_no_workspace_crate() {
+fn dependencies_follow_the_layers() {
     let deps = workspace_dependencies();
-    let (_, normal, dev) = deps
-        .iter()
-        .find(|(name, _, _)| name == "auth-core")
-        .expect("auth-core is a workspace member");
+    for (name, normal, dev) in &deps {
+        let Some((_, allowed, allowed_dev)) = LAYERS.iter().find(|(layer, _, _)| layer == name)
+        else {
+            panic!("{name} is not in xtask's LAYERS table: add it with its allowed dependencies");
+        };
+        for dep in normal {
+            assert!(
+                allowed.contains(&dep.as_str()),
+                "{name} must not depend on {dep}"
+            );
+        }
+        for dep in dev {
+            assert!(
+                allowed_dev.contains(&dep.as_str()) || allowed.contains(&dep.as_str()),
+                "{name} must not dev-depend on {dep}"
+            );
+        }
+    }
+    let auth_core = deps.iter().find(|(name, _, _)| name == "auth-core");
     assert!(
-        normal.is_empty() && dev.is_empty(),
-        "auth-core must not depend on workspace crates, but depends on {normal:?} {dev:?}"
+        auth_core.is_some_and(|(_, normal, dev)| normal.is_empty() && dev.is_empty()),
+        "auth-core depends on no workspace crate"
     );
 }
 

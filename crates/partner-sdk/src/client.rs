@@ -275,8 +275,10 @@ impl<P: TokenProvider> AuthenticatedClient<P> {
             tracing::Span::current().record("attempt", attempts);
             let token = inner.tokens.token().await?;
             // A token obtained after this call began was fetched for it: a 401 on it means
-            // the server refuses this client, and another token would not change that.
-            let fetched_for_this_call = token.obtained_at() >= started;
+            // the server refuses this client, and another token would not change that. (With
+            // a coarse clock, a token fetched within the same tick counts as older and gets the
+            // one refresh: bounded, and never a loop.)
+            let fetched_for_this_call = token.obtained_at() > started;
             let outcome = inner.http.execute(self.request(&call, &token)).await;
 
             let (verdict, retry_after, error) = match outcome {

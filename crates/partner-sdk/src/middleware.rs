@@ -72,7 +72,7 @@ impl<P: TokenProvider + 'static> Middleware for BearerAuth<P> {
             .headers_mut()
             .insert(AUTHORIZATION, token.authorization().clone());
         let response = next.clone().run(request, extensions).await?;
-        if response.status() != StatusCode::UNAUTHORIZED || token.obtained_at() >= started {
+        if response.status() != StatusCode::UNAUTHORIZED || token.obtained_at() > started {
             return Ok(response);
         }
         let Some(mut repeat) = repeat else {
