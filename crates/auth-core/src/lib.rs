@@ -71,8 +71,3 @@ pub use retry::RetryPolicy;
 pub use secret::{ClientId, ClientSecret};
 pub use token::{AccessToken, InvalidTokenValue, Scopes, TokenType};
 pub use url::TokenUrl;
-
-/// The README's examples, compiled as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;

@@ -1,155 +1,43 @@
-//! The HTTP server: a listener whose connections a handler can cut, the router, and the layer
-//! that counts, logs and injects faults for every emulated endpoint.
+//! The HTTP server: the router, the layers that count, fault and log requests, and the accept
+//! loop with its connection tasks.
+//!
+//! The loop is ours rather than `axum::serve` for two reasons. A close-connection fault must
+//! drop a connection without a single response byte: each connection task races hyper's
+//! connection future against a per-connection kill signal, and a fault fires that signal and
+//! never answers, so the task drops the connection (and the socket) before anything is
+//! written. And an emulator that is dropped must leave nothing behind: connection tasks live
+//! in a `JoinSet` owned by the server task, so aborting that one task ends them all.
 
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State as AxumState};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Request, State as AxumState};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post, put};
-use axum::serve::{IncomingStream, Listener};
+use axum::response::Response;
+use axum::routing::{MethodRouter, delete, get, post, put};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
 use serde_json::json;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tower_service::Service as _;
 
-use crate::state::{Endpoint, FaultKind, State};
-use crate::{control, oauth, users};
+use crate::faults::FaultKind;
+use crate::http::{self, MAX_BODY_BYTES, with_header};
+use crate::state::State;
+use crate::types::{Endpoint, LoggedRequest};
+use crate::{control, poa, podero, users};
 
-/// The largest request body accepted (413 above).
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How long a graceful shutdown waits for requests in flight before cutting them off.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// A connection's kill switch: set by a handler, obeyed by the connection's stream.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Connection {
-    killed: Arc<AtomicBool>,
-}
-
-impl Connection {
-    pub(crate) fn kill(&self) {
-        self.killed.store(true, Ordering::SeqCst);
-    }
-
-    fn is_killed(&self) -> bool {
-        self.killed.load(Ordering::SeqCst)
-    }
-}
-
-impl axum::extract::connect_info::Connected<IncomingStream<'_, KillableListener>> for Connection {
-    fn connect_info(stream: IncomingStream<'_, KillableListener>) -> Self {
-        stream.remote_addr().clone()
-    }
-}
-
-/// A TCP listener whose streams fail every read and write once their [`Connection`] is killed,
-/// so hyper drops the connection without writing a response.
-pub(crate) struct KillableListener(pub(crate) TcpListener);
-
-impl Listener for KillableListener {
-    type Io = KillableStream;
-    type Addr = Connection;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    let connection = Connection::default();
-                    return (
-                        KillableStream {
-                            inner: stream,
-                            connection: connection.clone(),
-                        },
-                        connection,
-                    );
-                }
-                // Out of file descriptors and the like: wait a little rather than spin.
-                Err(error) => {
-                    tracing::warn!(%error, "emulator: accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(Connection::default())
-    }
-}
-
-pub(crate) struct KillableStream {
-    inner: TcpStream,
-    connection: Connection,
-}
-
-fn killed() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::ConnectionAborted,
-        "connection closed by a fault",
-    )
-}
-
-impl AsyncRead for KillableStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if self.connection.is_killed() {
-            return Poll::Ready(Err(killed()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for KillableStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if self.connection.is_killed() {
-            return Poll::Ready(Err(killed()));
-        }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.connection.is_killed() {
-            return Poll::Ready(Err(killed()));
-        }
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        if self.connection.is_killed() {
-            return Poll::Ready(Err(killed()));
-        }
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-}
-
-/// Every route, each emulated endpoint wrapped in [`track`].
+/// Every route. Emulated endpoints are wrapped in [`track`]; everything but the control API is
+/// logged by [`observe`].
 pub(crate) fn router(state: Arc<State>) -> Router {
     let tracked = |endpoint: Endpoint, route: MethodRouter<Arc<State>>| {
         route.layer(middleware::from_fn_with_state(
@@ -160,19 +48,15 @@ pub(crate) fn router(state: Arc<State>) -> Router {
     Router::new()
         .route(
             "/oauth2/token/",
-            tracked(Endpoint::PoderoToken, post(oauth::podero_token)),
+            tracked(Endpoint::PoderoToken, post(podero::token)),
         )
         .route(
             "/v2/auth/cybrillarta/token",
-            tracked(Endpoint::PoaToken, post(oauth::poa_token)),
+            tracked(Endpoint::PoaToken, post(poa::token)),
         )
         .route(
             "/poa/auth/token",
-            tracked(Endpoint::PoaToken, post(oauth::poa_token)),
-        )
-        .route(
-            "/__emulator/poa/whoami",
-            tracked(Endpoint::PoaWhoami, get(oauth::poa_whoami)),
+            tracked(Endpoint::PoaToken, post(poa::token)),
         )
         .route(
             "/api/partners/v2.0/org/{org_id}/users",
@@ -183,10 +67,11 @@ pub(crate) fn router(state: Arc<State>) -> Router {
             "/api/partners/v2.0/org/{org_id}/users/{user_id}",
             tracked(Endpoint::GetUser, get(users::get))
                 .merge(tracked(Endpoint::UpdateUser, put(users::update)))
-                .merge(tracked(
-                    Endpoint::DeleteUser,
-                    axum::routing::delete(users::delete),
-                )),
+                .merge(tracked(Endpoint::DeleteUser, delete(users::delete))),
+        )
+        .route(
+            "/__emulator/poa/whoami",
+            tracked(Endpoint::PoaWhoami, get(poa::whoami)),
         )
         .route("/__emulator/counters", get(control::counters))
         .route("/__emulator/requests", get(control::requests))
@@ -201,20 +86,42 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/__emulator/reset", post(control::reset))
         .route("/__emulator/list-format", put(control::list_format))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
         .with_state(state)
 }
 
-/// Counts the request, applies a queued fault, and logs the outcome.
+async fn not_found() -> Response {
+    http::json(StatusCode::NOT_FOUND, &json!({"detail": "Not found."}))
+}
+
+async fn method_not_allowed(method: Method) -> Response {
+    http::json(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &json!({"detail": format!("Method \"{method}\" not allowed.")}),
+    )
+}
+
+/// Marks a response as coming from an emulated endpoint, for [`observe`].
+#[derive(Clone, Copy)]
+struct Tracked(Endpoint);
+
+/// A connection's kill switch, in every request's extensions: a handler that fires it gets its
+/// connection dropped without a response.
+#[derive(Clone, Debug, Default)]
+struct Connection {
+    kill: Arc<Notify>,
+}
+
+/// Counts a request to `endpoint`, applies the fault queued for it, if any, and marks the
+/// response for the log.
 async fn track(
     AxumState((state, endpoint)): AxumState<(Arc<State>, Endpoint)>,
-    ConnectInfo(connection): ConnectInfo<Connection>,
     request: Request,
     next: Next,
 ) -> Response {
-    let method = request.method().to_string();
-    let path = request.uri().path().to_owned();
-    let response = match state.begin(endpoint) {
+    let mut response = match state.begin(endpoint) {
         None => next.run(request).await,
         Some(FaultKind::Delay(delay)) => {
             tokio::time::sleep(delay).await;
@@ -224,50 +131,155 @@ async fn track(
             status,
             retry_after,
         }) => {
-            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut response = (
-                code,
-                axum::Json(json!({"error": "injected", "status": status})),
-            )
-                .into_response();
-            if let Some(secs) = retry_after {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            let code = StatusCode::from_u16(status)
+                .ok()
+                .filter(|code| (200..=599).contains(&code.as_u16()))
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let response = http::json(code, &json!({"error": "injected", "status": status}));
+            match retry_after {
+                Some(secs) => with_header(response, header::RETRY_AFTER, HeaderValue::from(secs)),
+                None => response,
             }
-            response
         }
         Some(FaultKind::CloseConnection) => {
-            connection.kill();
-            state.log(method, path, 0, Some(endpoint));
-            return Response::new(Body::empty());
+            return close_connection(&state, endpoint, request).await;
         }
     };
-    state.log(method, path, response.status().as_u16(), Some(endpoint));
+    response.extensions_mut().insert(Tracked(endpoint));
     response
 }
 
-async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(json!({"detail": "Not found."})),
-    )
-        .into_response()
+/// Logs the request (status 0), fires the connection's kill switch and never answers: the
+/// connection task drops the connection as soon as it sees the signal.
+async fn close_connection(state: &State, endpoint: Endpoint, request: Request) -> Response {
+    state.log(LoggedRequest {
+        method: request.method().to_string(),
+        path: request.uri().path().to_owned(),
+        status: 0,
+        endpoint: Some(endpoint),
+        at: state.now(),
+    });
+    match request.extensions().get::<Connection>() {
+        Some(connection) => {
+            connection.kill.notify_one();
+            std::future::pending().await
+        }
+        // Only a router served by something else than `serve` lacks the kill switch; answer
+        // rather than hang.
+        None => http::json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"error": "injected", "status": 0}),
+        ),
+    }
 }
 
-/// Serves until `shutdown` resolves.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    state: Arc<State>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<Connection>();
-    axum::serve(KillableListener(listener), app)
-        .with_graceful_shutdown(shutdown)
-        .await
+/// Logs every request except the control API's: method, path (no query), status, endpoint.
+async fn observe(
+    AxumState(state): AxumState<Arc<State>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let at = state.now();
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let endpoint = response
+        .extensions()
+        .get::<Tracked>()
+        .map(|Tracked(endpoint)| *endpoint);
+    if endpoint.is_some() || !path.starts_with("/__emulator/") {
+        let status = response.status().as_u16();
+        tracing::debug!(%method, %path, status, endpoint = ?endpoint, "emulator request");
+        state.log(LoggedRequest {
+            method,
+            path,
+            status,
+            endpoint,
+            at,
+        });
+    }
+    response
 }
 
-/// The address a listener is bound to.
-pub(crate) fn bound_addr(listener: &TcpListener) -> io::Result<SocketAddr> {
-    listener.local_addr()
+/// Accepts connections until `stop` changes or its sender is dropped, then shuts down
+/// gracefully: no new connections, idle ones closed, requests in flight given
+/// [`SHUTDOWN_GRACE`] to finish.
+pub(crate) async fn serve(listener: TcpListener, router: Router, mut stop: watch::Receiver<()>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.changed() => break,
+            // Finished connection tasks are reaped as they end, so the set only holds live ones.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(serve_connection(stream, peer, router.clone(), stop.clone()));
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(%error, "emulator: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            remaining = connections.len(),
+            "emulator: requests still in flight after the shutdown grace period, cutting them off"
+        );
+    }
+    // Dropping the set aborts whatever is left.
+}
+
+/// Serves one connection (HTTP/1.1, keep-alive) until the client closes it, a fault kills it,
+/// or shutdown closes it once idle.
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    mut stop: watch::Receiver<()>,
+) {
+    // Small JSON answers: send them at once rather than waiting for Nagle.
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "emulator: cannot set TCP_NODELAY");
+    }
+    let connection = Connection::default();
+    let kill = Arc::clone(&connection.kill);
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(connection.clone());
+        let mut router = router.clone();
+        // A `Router` is always ready, so calling it without `poll_ready` is allowed.
+        router.call(request)
+    });
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            biased;
+            () = kill.notified() => {
+                tracing::debug!(%peer, "emulator: connection closed by a fault");
+                return;
+            }
+            _ = stop.changed(), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            result = conn.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%peer, %error, "emulator: connection ended with an error");
+                }
+                return;
+            }
+        }
+    }
 }

@@ -1,379 +1,237 @@
-//! The emulator's state: configuration, issued tokens, users, faults, counters and the request
-//! log, behind one short-held mutex.
+//! The emulator's shared state: the fixed configuration, the clock, the settings tests change,
+//! the issued tokens, the users, the fault queues, the counters and the request log.
 //!
-//! Locks are never held across an `.await`; every operation takes the lock, does its few
-//! map operations and releases it, so the emulator keeps up with thousands of requests per
-//! second on two cores.
+//! Each part sits behind its own `std::sync::Mutex` (counters are atomics), so a request takes
+//! only the locks it needs, each for a few map operations, and never across an `.await`. A
+//! poisoned lock is used as it is: the data behind every lock stays consistent at each
+//! statement, and taking the emulator down would fail every later test for the wrong reason.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
-/// The most log entries kept.
+use crate::faults::{Fault, FaultKind, FaultQueues};
+use crate::tokens::TokenStore;
+use crate::types::{Counters, Credentials, Endpoint, ListFormat, LoggedRequest, Vendor};
+use crate::users::UserStore;
+
+/// The most log entries kept; older ones are dropped first.
 pub(crate) const LOG_CAPACITY: usize = 1_000;
 
-/// Tokens kept before expired ones are pruned.
-const PRUNE_ABOVE: usize = 10_000;
-
-/// Which vendor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Vendor {
-    /// Podero.
-    Podero,
-    /// Cybrilla POA.
-    Poa,
-}
-
-/// The emulated endpoints: the unit of counters, the request log and fault injection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Endpoint {
-    /// `POST /oauth2/token/`
-    PoderoToken,
-    /// `POST /v2/auth/cybrillarta/token` and `POST /poa/auth/token`
-    PoaToken,
-    /// `GET /api/partners/v2.0/org/{org_id}/users`
-    ListUsers,
-    /// `POST /api/partners/v2.0/org/{org_id}/users`
-    CreateUser,
-    /// `GET /api/partners/v2.0/org/{org_id}/users/{user_id}`
-    GetUser,
-    /// `PUT /api/partners/v2.0/org/{org_id}/users/{user_id}`
-    UpdateUser,
-    /// `DELETE /api/partners/v2.0/org/{org_id}/users/{user_id}`
-    DeleteUser,
-    /// `GET /__emulator/poa/whoami` (emulator-only: an API call with a POA token)
-    PoaWhoami,
-}
-
-impl Endpoint {
-    /// Every endpoint.
-    pub const ALL: [Endpoint; 8] = [
-        Endpoint::PoderoToken,
-        Endpoint::PoaToken,
-        Endpoint::ListUsers,
-        Endpoint::CreateUser,
-        Endpoint::GetUser,
-        Endpoint::UpdateUser,
-        Endpoint::DeleteUser,
-        Endpoint::PoaWhoami,
-    ];
-
-    /// The snake_case name used in counters and over HTTP.
-    pub fn name(self) -> &'static str {
-        match self {
-            Endpoint::PoderoToken => "podero_token",
-            Endpoint::PoaToken => "poa_token",
-            Endpoint::ListUsers => "list_users",
-            Endpoint::CreateUser => "create_user",
-            Endpoint::GetUser => "get_user",
-            Endpoint::UpdateUser => "update_user",
-            Endpoint::DeleteUser => "delete_user",
-            Endpoint::PoaWhoami => "poa_whoami",
-        }
-    }
-}
-
-/// A fault to inject into the next requests of one endpoint.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Fault {
-    pub(crate) kind: FaultKind,
-    pub(crate) times: u32,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum FaultKind {
-    Status {
-        status: u16,
-        retry_after: Option<u64>,
-    },
-    Delay(Duration),
-    CloseConnection,
-}
-
-impl Fault {
-    /// Answer with `status` (body `{"error":"injected","status":S}`) instead of handling the
-    /// request.
-    pub fn status(status: u16) -> Self {
-        Self {
-            kind: FaultKind::Status {
-                status,
-                retry_after: None,
-            },
-            times: 1,
-        }
-    }
-
-    /// Wait `delay`, then handle the request normally.
-    pub fn delay(delay: Duration) -> Self {
-        Self {
-            kind: FaultKind::Delay(delay),
-            times: 1,
-        }
-    }
-
-    /// Close the connection without any HTTP response: the client sees a connection error.
-    pub fn close_connection() -> Self {
-        Self {
-            kind: FaultKind::CloseConnection,
-            times: 1,
-        }
-    }
-
-    /// With [`status`](Self::status): add `Retry-After: secs`.
-    #[must_use]
-    pub fn retry_after(mut self, secs: u64) -> Self {
-        if let FaultKind::Status { retry_after, .. } = &mut self.kind {
-            *retry_after = Some(secs);
-        }
-        self
-    }
-
-    /// Apply to the next `n` requests (default 1).
-    #[must_use]
-    pub fn times(mut self, n: u32) -> Self {
-        self.times = n;
-        self
-    }
-}
-
-/// How `GET .../users` answers.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "format", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ListFormat {
-    /// A bare JSON array of every user (the default; the documents do not say).
-    #[default]
-    BareArray,
-    /// Django REST Framework pagination: `{"count","next","previous","results"}`, `?page=N`.
-    Results {
-        /// Users per page.
-        page_size: usize,
-    },
-    /// `{"items": [...], "next": ...}`, `?page=N`.
-    Items {
-        /// Users per page.
-        page_size: usize,
-    },
-}
-
-/// One line of the request log: never headers, bodies, tokens or secrets.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoggedRequest {
-    /// The method.
-    pub method: String,
-    /// The path (no query string).
-    pub path: String,
-    /// The status answered; 0 when the connection was closed without an answer.
-    pub status: u16,
-    /// The endpoint, if the path is one.
-    pub endpoint: Option<Endpoint>,
-    /// When, on the emulator's clock.
-    pub at: DateTime<Utc>,
-}
-
-/// A client's credentials.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Credentials {
-    /// The client id.
-    pub client_id: String,
-    /// The client secret.
-    pub client_secret: String,
-}
-
-impl Credentials {
-    pub(crate) fn generated(prefix: &str) -> Self {
-        Self {
-            client_id: format!("{prefix}-{}", random_alphanumeric(12).to_ascii_lowercase()),
-            client_secret: random_alphanumeric(40),
-        }
-    }
-}
-
-/// Random letters and digits (not cryptographic: these are emulator tokens).
-pub(crate) fn random_alphanumeric(len: usize) -> String {
-    std::iter::repeat_with(fastrand::alphanumeric)
-        .take(len)
-        .collect()
-}
+/// How far the clock can be moved in total (about a thousand years). The cap keeps every date
+/// computation far inside chrono's range, so no input can make one overflow.
+const MAX_OFFSET: TimeDelta = TimeDelta::days(365_250);
 
 /// What does not change while the emulator runs.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Config {
     pub(crate) base_url: String,
     pub(crate) org_id: Uuid,
     pub(crate) podero: Credentials,
     pub(crate) poa: Credentials,
+    /// The lifetimes the emulator started with, restored by a reset.
     pub(crate) podero_lifetime: Duration,
     pub(crate) poa_lifetime: Duration,
 }
 
-pub(crate) struct Issued {
-    pub(crate) vendor: Vendor,
-    pub(crate) client_id: String,
-    pub(crate) expires_at: DateTime<Utc>,
-}
-
-/// What changes.
-pub(crate) struct Inner {
+/// What tests change, and a reset restores.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
     pub(crate) podero_lifetime: Duration,
     pub(crate) poa_lifetime: Duration,
     pub(crate) poa_jwt_lifetime: Option<Duration>,
-    pub(crate) offset: TimeDelta,
-    pub(crate) tokens: HashMap<String, Issued>,
-    pub(crate) users: Vec<Map<String, Value>>,
     pub(crate) list_format: ListFormat,
-    faults: HashMap<Endpoint, VecDeque<Fault>>,
-    counters: BTreeMap<Endpoint, u64>,
-    log: VecDeque<LoggedRequest>,
+    /// How far tests moved the clock.
+    offset: TimeDelta,
 }
 
-impl Inner {
-    fn new(config: &Config) -> Self {
+impl Settings {
+    fn initial(config: &Config) -> Self {
         Self {
             podero_lifetime: config.podero_lifetime,
             poa_lifetime: config.poa_lifetime,
             poa_jwt_lifetime: None,
-            offset: TimeDelta::zero(),
-            tokens: HashMap::new(),
-            users: Vec::new(),
             list_format: ListFormat::default(),
-            faults: HashMap::new(),
-            counters: BTreeMap::new(),
-            log: VecDeque::new(),
+            offset: TimeDelta::zero(),
         }
-    }
-
-    /// The emulator's clock: real time plus the offset tests moved it by.
-    pub(crate) fn now(&self) -> DateTime<Utc> {
-        Utc::now() + self.offset
-    }
-
-    pub(crate) fn issue(
-        &mut self,
-        token: String,
-        vendor: Vendor,
-        client_id: &str,
-        expires_at: DateTime<Utc>,
-    ) {
-        if self.tokens.len() >= PRUNE_ABOVE {
-            let now = self.now();
-            self.tokens.retain(|_, issued| issued.expires_at > now);
-        }
-        self.tokens.insert(
-            token,
-            Issued {
-                vendor,
-                client_id: client_id.to_owned(),
-                expires_at,
-            },
-        );
-    }
-
-    /// The client id of a valid (issued, unexpired, unrevoked) token of `vendor`.
-    pub(crate) fn valid_token(&self, token: &str, vendor: Vendor) -> Option<(&str, DateTime<Utc>)> {
-        let issued = self.tokens.get(token)?;
-        (issued.vendor == vendor && issued.expires_at > self.now())
-            .then_some((issued.client_id.as_str(), issued.expires_at))
     }
 }
 
-/// The shared state.
 pub(crate) struct State {
     pub(crate) config: Config,
-    inner: Mutex<Inner>,
+    settings: Mutex<Settings>,
+    tokens: Mutex<TokenStore>,
+    users: Mutex<UserStore>,
+    faults: Mutex<FaultQueues>,
+    counters: [AtomicU64; Endpoint::ALL.len()],
+    log: Mutex<VecDeque<LoggedRequest>>,
+}
+
+/// Locks `mutex`, using the data even if another thread panicked while holding it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `at + by`, or the latest representable instant if that overflows.
+pub(crate) fn later(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(by)
+        .ok()
+        .and_then(|by| at.checked_add_signed(by))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 impl State {
     pub(crate) fn new(config: Config) -> Self {
-        let inner = Inner::new(&config);
+        let settings = Settings::initial(&config);
         Self {
             config,
-            inner: Mutex::new(inner),
+            settings: Mutex::new(settings),
+            tokens: Mutex::new(TokenStore::default()),
+            users: Mutex::new(UserStore::default()),
+            faults: Mutex::new(FaultQueues::default()),
+            counters: Default::default(),
+            log: Mutex::new(VecDeque::with_capacity(LOG_CAPACITY)),
         }
     }
 
-    /// The lock. Nothing panics while holding it; a poisoned lock is used as it is rather than
-    /// taking the emulator down.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The emulator's clock: the real time plus however far tests moved it.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        let offset = lock(&self.settings).offset;
+        Utc::now()
+            .checked_add_signed(offset)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
-    /// Counts a request and takes the next fault queued for its endpoint.
-    pub(crate) fn begin(&self, endpoint: Endpoint) -> Option<FaultKind> {
-        let mut inner = self.lock();
-        *inner.counters.entry(endpoint).or_default() += 1;
-        let queue = inner.faults.get_mut(&endpoint)?;
-        let front = queue.front_mut()?;
-        let kind = front.kind.clone();
-        front.times = front.times.saturating_sub(1);
-        if front.times == 0 {
-            queue.pop_front();
-        }
-        Some(kind)
+    /// A copy of the current settings (cheap: a few words and a small enum).
+    pub(crate) fn settings(&self) -> Settings {
+        lock(&self.settings).clone()
     }
 
-    pub(crate) fn log(
-        &self,
-        method: String,
-        path: String,
-        status: u16,
-        endpoint: Option<Endpoint>,
-    ) {
-        let mut inner = self.lock();
-        let at = inner.now();
-        if inner.log.len() >= LOG_CAPACITY {
-            inner.log.pop_front();
+    pub(crate) fn set_token_lifetime(&self, vendor: Vendor, lifetime: Duration) {
+        let mut settings = lock(&self.settings);
+        match vendor {
+            Vendor::Podero => settings.podero_lifetime = lifetime,
+            Vendor::Poa => settings.poa_lifetime = lifetime,
         }
-        inner.log.push_back(LoggedRequest {
-            method,
-            path,
-            status,
-            endpoint,
-            at,
-        });
+    }
+
+    pub(crate) fn set_poa_jwt_lifetime(&self, lifetime: Option<Duration>) {
+        lock(&self.settings).poa_jwt_lifetime = lifetime;
+    }
+
+    pub(crate) fn set_list_format(&self, format: ListFormat) {
+        lock(&self.settings).list_format = format;
+    }
+
+    /// Moves the clock forward by `by`, saturating at [`MAX_OFFSET`] in total.
+    pub(crate) fn advance_time(&self, by: Duration) {
+        let by = TimeDelta::from_std(by).unwrap_or(MAX_OFFSET);
+        let mut settings = lock(&self.settings);
+        settings.offset = settings
+            .offset
+            .checked_add(&by)
+            .map_or(MAX_OFFSET, |offset| offset.min(MAX_OFFSET));
+    }
+
+    pub(crate) fn tokens(&self) -> MutexGuard<'_, TokenStore> {
+        lock(&self.tokens)
+    }
+
+    pub(crate) fn users(&self) -> MutexGuard<'_, UserStore> {
+        lock(&self.users)
     }
 
     pub(crate) fn inject(&self, endpoint: Endpoint, fault: Fault) {
-        if fault.times > 0 {
-            self.lock()
-                .faults
-                .entry(endpoint)
-                .or_default()
-                .push_back(fault);
-        }
+        lock(&self.faults).push(endpoint, fault);
     }
 
-    pub(crate) fn counters(&self) -> BTreeMap<String, u64> {
-        let inner = self.lock();
-        Endpoint::ALL
-            .iter()
-            .map(|e| {
-                (
-                    e.name().to_owned(),
-                    inner.counters.get(e).copied().unwrap_or(0),
-                )
-            })
-            .collect()
+    /// Counts a request to `endpoint` and takes the fault it gets, if any.
+    pub(crate) fn begin(&self, endpoint: Endpoint) -> Option<FaultKind> {
+        self.counters[endpoint.index()].fetch_add(1, Ordering::Relaxed);
+        lock(&self.faults).take(endpoint)
     }
 
     pub(crate) fn count(&self, endpoint: Endpoint) -> u64 {
-        self.lock().counters.get(&endpoint).copied().unwrap_or(0)
+        self.counters[endpoint.index()].load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn counters(&self) -> Counters {
+        Counters::from_counts(Endpoint::ALL.map(|endpoint| (endpoint, self.count(endpoint))))
+    }
+
+    pub(crate) fn log(&self, entry: LoggedRequest) {
+        let mut log = lock(&self.log);
+        if log.len() >= LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(entry);
     }
 
     pub(crate) fn request_log(&self) -> Vec<LoggedRequest> {
-        self.lock().log.iter().cloned().collect()
+        lock(&self.log).iter().cloned().collect()
     }
 
+    /// Back to how the emulator started, credentials and org id kept. Requests in flight while
+    /// this runs may still count or log themselves afterwards.
     pub(crate) fn reset(&self) {
-        *self.lock() = Inner::new(&self.config);
+        *lock(&self.settings) = Settings::initial(&self.config);
+        lock(&self.tokens).revoke_all();
+        *lock(&self.users) = UserStore::default();
+        lock(&self.faults).clear();
+        for counter in &self.counters {
+            counter.store(0, Ordering::Relaxed);
+        }
+        lock(&self.log).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> State {
+        State::new(Config {
+            base_url: "http://127.0.0.1:1".into(),
+            org_id: Uuid::nil(),
+            podero: Credentials::generated("podero"),
+            poa: Credentials::generated("poa"),
+            podero_lifetime: Duration::from_secs(1),
+            poa_lifetime: Duration::from_secs(1),
+        })
+    }
+
+    #[test]
+    fn the_clock_saturates_instead_of_overflowing() {
+        let state = state();
+        state.advance_time(Duration::MAX);
+        state.advance_time(Duration::MAX);
+        let now = state.now();
+        assert!(now > Utc::now() + TimeDelta::days(365 * 900));
+        assert_eq!(later(now, Duration::MAX), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(
+            later(DateTime::<Utc>::MAX_UTC, Duration::from_secs(1)),
+            DateTime::<Utc>::MAX_UTC
+        );
+    }
+
+    #[test]
+    fn the_log_keeps_the_last_thousand() {
+        let state = state();
+        for n in 0..(LOG_CAPACITY + 5) {
+            state.log(LoggedRequest {
+                method: "GET".into(),
+                path: format!("/{n}"),
+                status: 200,
+                endpoint: None,
+                at: Utc::now(),
+            });
+        }
+        let log = state.request_log();
+        assert_eq!(log.len(), LOG_CAPACITY);
+        assert_eq!(log[0].path, "/5");
     }
 }

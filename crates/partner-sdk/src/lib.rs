@@ -60,3 +60,8 @@ pub use client::{
 };
 pub use error::{ApiError, ErrorBody};
 pub use podero::PoderoClient;
+
+/// The README's examples, compiled (and the emulator one run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,331 @@
+//! The public handle: [`Emulator`], its [`EmulatorBuilder`] and [`EmulatorError`].
+//!
+//! This module owns the server task's lifetime (start, graceful shutdown, stop on drop) and
+//! forwards every knob to the shared state; it holds no state of its own beyond that.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::faults::Fault;
+use crate::server;
+use crate::state::{Config, State};
+use crate::types::{Counters, Credentials, Endpoint, ListFormat, LoggedRequest, Vendor};
+
+/// Podero's documented token lifetime (10 hours).
+const PODERO_LIFETIME: Duration = Duration::from_secs(36_000);
+/// POA's documented token lifetime (30 minutes).
+const POA_LIFETIME: Duration = Duration::from_secs(1_800);
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmulatorError {
+    /// [`EmulatorBuilder::start`] was called outside a Tokio runtime.
+    #[error("the emulator must be started inside a Tokio runtime (with I/O and time enabled)")]
+    NoRuntime,
+    /// A client id or secret given to the builder is empty.
+    #[error("the {vendor} client id and secret must not be empty")]
+    EmptyCredentials {
+        /// Whose credentials.
+        vendor: Vendor,
+    },
+    /// The address could not be bound (in use, not local, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Configures an [`Emulator`]; every setting has a default.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct EmulatorBuilder {
+    addr: SocketAddr,
+    org_id: Option<Uuid>,
+    podero: Option<Credentials>,
+    poa: Option<Credentials>,
+    podero_lifetime: Duration,
+    poa_lifetime: Duration,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            org_id: None,
+            podero: None,
+            poa: None,
+            podero_lifetime: PODERO_LIFETIME,
+            poa_lifetime: POA_LIFETIME,
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// The address to listen on (default `127.0.0.1:0`: a free port on loopback). The control
+    /// API is unauthenticated: listen on anything but loopback only on a trusted network.
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// The Podero organisation id (default: a random v4 UUID).
+    pub fn org_id(mut self, org_id: Uuid) -> Self {
+        self.org_id = Some(org_id);
+        self
+    }
+
+    /// The Podero client's credentials (default: generated, alphanumeric).
+    pub fn podero_client(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.podero = Some(Credentials {
+            client_id: id.into(),
+            client_secret: secret.into(),
+        });
+        self
+    }
+
+    /// The POA client's credentials (default: generated, alphanumeric).
+    pub fn poa_client(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.poa = Some(Credentials {
+            client_id: id.into(),
+            client_secret: secret.into(),
+        });
+        self
+    }
+
+    /// The lifetime of Podero tokens (default 36000 s, as documented).
+    pub fn podero_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.podero_lifetime = lifetime;
+        self
+    }
+
+    /// The lifetime of POA tokens (default 1800 s, as documented).
+    pub fn poa_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.poa_lifetime = lifetime;
+        self
+    }
+
+    /// Binds the address and starts serving on the current Tokio runtime, which needs I/O and
+    /// time enabled (`#[tokio::test]` and `#[tokio::main]` enable both). The emulator serves
+    /// only while that runtime runs.
+    ///
+    /// # Errors
+    /// [`EmulatorError::NoRuntime`] outside a Tokio runtime,
+    /// [`EmulatorError::EmptyCredentials`] for an empty client id or secret,
+    /// [`EmulatorError::Bind`] if the address cannot be bound.
+    pub async fn start(self) -> Result<Emulator, EmulatorError> {
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| EmulatorError::NoRuntime)?;
+        let podero = checked(self.podero, Vendor::Podero)?;
+        let poa = checked(self.poa, Vendor::Poa)?;
+        let bind_error = |source| EmulatorError::Bind {
+            addr: self.addr,
+            source,
+        };
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        let config = Config {
+            base_url: format!("http://{}", reachable(addr)),
+            org_id: self.org_id.unwrap_or_else(Uuid::new_v4),
+            podero,
+            poa,
+            podero_lifetime: self.podero_lifetime,
+            poa_lifetime: self.poa_lifetime,
+        };
+        let state = Arc::new(State::new(config));
+        let (stop, stopped) = watch::channel(());
+        let task = runtime.spawn(server::serve(
+            listener,
+            server::router(Arc::clone(&state)),
+            stopped,
+        ));
+        tracing::debug!(base_url = %state.config.base_url, "emulator started");
+        Ok(Emulator {
+            addr,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+}
+
+/// The given credentials, or generated ones; empty ones are refused.
+fn checked(given: Option<Credentials>, vendor: Vendor) -> Result<Credentials, EmulatorError> {
+    match given {
+        Some(credentials)
+            if credentials.client_id.is_empty() || credentials.client_secret.is_empty() =>
+        {
+            Err(EmulatorError::EmptyCredentials { vendor })
+        }
+        Some(credentials) => Ok(credentials),
+        None => Ok(Credentials::generated(&vendor.to_string())),
+    }
+}
+
+/// The address clients on this host use: an unspecified address (`0.0.0.0`, `::`) is reached
+/// through loopback.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(v4) if v4.ip().is_unspecified() => {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, v4.port()))
+        }
+        SocketAddr::V6(v6) if v6.ip().is_unspecified() => {
+            SocketAddr::from((Ipv6Addr::LOCALHOST, v6.port()))
+        }
+        other => other,
+    }
+}
+
+/// A running emulator of both vendors' APIs. See the [crate documentation](crate).
+///
+/// Every method takes `&self` and is cheap; the emulator is `Send + Sync`, so tests can share
+/// it by reference or in an `Arc`. Dropping it stops the server at once (connections and
+/// requests in flight included); [`shutdown`](Self::shutdown) stops it gracefully and waits.
+pub struct Emulator {
+    addr: SocketAddr,
+    state: Arc<State>,
+    stop: Option<watch::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Starts configuring an emulator.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// The base URL of both vendors' APIs, like `http://127.0.0.1:41234` (no trailing slash).
+    pub fn base_url(&self) -> &str {
+        &self.state.config.base_url
+    }
+
+    /// The address the emulator listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The Podero organisation id, the only organisation the users API knows.
+    pub fn org_id(&self) -> Uuid {
+        self.state.config.org_id
+    }
+
+    /// The Podero client's credentials.
+    pub fn podero_credentials(&self) -> &Credentials {
+        &self.state.config.podero
+    }
+
+    /// The POA client's credentials.
+    pub fn poa_credentials(&self) -> &Credentials {
+        &self.state.config.poa
+    }
+
+    /// The emulator's clock: the real time plus everything [`advance_time`](Self::advance_time)
+    /// added. Token expiry, JWT `iat`/`exp`, `location_last_updated` and the log use it.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.state.now()
+    }
+
+    /// Sets the lifetime of `vendor`'s tokens issued from now on (tokens already issued keep
+    /// theirs). Sub-second parts count for expiry but not in `expires_in`, which is whole
+    /// seconds.
+    pub fn set_token_lifetime(&self, vendor: Vendor, lifetime: Duration) {
+        self.state.set_token_lifetime(vendor, lifetime);
+    }
+
+    /// With `Some(d)`, POA JWTs issued from now on carry `exp = iat + d` while the response's
+    /// `expires_in` stays the token lifetime, so tests can hand out a JWT that expires before
+    /// `expires_in` says. The emulator honours a POA token until the earlier of the two.
+    /// `None` (the default) makes `exp` match `expires_in` again.
+    pub fn set_poa_jwt_lifetime(&self, lifetime: Option<Duration>) {
+        self.state.set_poa_jwt_lifetime(lifetime);
+    }
+
+    /// Queues `fault` for the next requests to `endpoint`, after any fault already queued for
+    /// it.
+    pub fn inject_fault(&self, endpoint: Endpoint, fault: Fault) {
+        self.state.inject(endpoint, fault);
+    }
+
+    /// Makes every token issued so far, of both vendors, invalid.
+    pub fn revoke_all_tokens(&self) {
+        self.state.tokens().revoke_all();
+    }
+
+    /// Moves the emulator's clock forward by `by`: tokens expire as if that much time had
+    /// passed. The total is capped at about a thousand years.
+    pub fn advance_time(&self, by: Duration) {
+        self.state.advance_time(by);
+    }
+
+    /// How many requests `endpoint` received, faulted and rejected ones included.
+    pub fn request_count(&self, endpoint: Endpoint) -> u64 {
+        self.state.count(endpoint)
+    }
+
+    /// Every endpoint's request count.
+    pub fn counters(&self) -> Counters {
+        self.state.counters()
+    }
+
+    /// The last requests (at most 1000), oldest first. Control requests are not in it.
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        self.state.request_log()
+    }
+
+    /// Chooses how `GET .../users` answers (default [`ListFormat::BareArray`]).
+    pub fn set_list_format(&self, format: ListFormat) {
+        self.state.set_list_format(format);
+    }
+
+    /// Back to the initial state: faults, counters, log, tokens, clock, token lifetimes (as
+    /// built), JWT lifetime, list format and users are all cleared; credentials, org id and
+    /// address stay.
+    pub fn reset(&self) {
+        self.state.reset();
+    }
+
+    /// Stops accepting connections, closes idle ones, lets requests in flight finish (for up
+    /// to 5 seconds) and returns when the port is free.
+    pub async fn shutdown(mut self) {
+        // Dropping the sender is the signal; the server task watches for it.
+        drop(self.stop.take());
+        if let Some(task) = self.task.take()
+            && let Err(error) = task.await
+        {
+            tracing::warn!(%error, "emulator: server task failed");
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        // Aborting the server task also ends every connection task, which it owns. The
+        // listener closes when the runtime drops the task, which it does at its next turn.
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emulator")
+            .field("base_url", &self.base_url())
+            .field("org_id", &self.org_id())
+            .finish_non_exhaustive()
+    }
+}
