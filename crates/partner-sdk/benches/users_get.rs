@@ -2,29 +2,111 @@
 //! bearer header, both against the emulator on loopback, in the same run.
 //!
 //! Both sides decode the answer into the same `User` type, so the difference is what the SDK
-//! adds: the token cache lookup, URL building, the retry loop, bounded body reading and
-//! tracing spans.
+//! adds: the token cache lookup, URL building, the retry loop, the per-attempt timeout, bounded
+//! body reading and tracing spans. A second baseline, raw reqwest with the same 30 s timeout
+//! the SDK sets, separates the cost of having a timeout at all from the SDK's own.
+//!
+//! Measuring a few percent on a 2-core machine needs care: the emulator runs on its own
+//! one-worker runtime, the client on a current-thread runtime, and every measured call is made
+//! in a round with one call of each other kind, so drift (connection state, CPU frequency, the
+//! other core's load) hits all sides alike.
 // Benchmark setup: a failed unwrap is a broken benchmark, not a production crash.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    missing_docs
+)]
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use partner_emulator::Emulator;
 use partner_sdk::PoderoClient;
-use partner_sdk::podero::{NewUser, OrgId, Role, User};
+use partner_sdk::podero::{NewUser, OrgId, Role, User, UserId};
 use podero_auth::{Environment, PoderoAuth};
-use reqwest::header::{ACCEPT, AUTHORIZATION};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+
+struct Bench {
+    client: PoderoClient,
+    user: UserId,
+    raw: reqwest::Client,
+    url: String,
+    bearer: HeaderValue,
+}
+
+impl Bench {
+    async fn sdk(&self) {
+        black_box(self.client.users().get(&self.user).await.unwrap());
+    }
+
+    async fn raw(&self, timeout: Option<Duration>) {
+        let mut request = self
+            .raw
+            .get(&self.url)
+            .header(AUTHORIZATION, self.bearer.clone())
+            .header(ACCEPT, "application/json");
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let response = request.send().await.unwrap();
+        assert!(response.status().is_success());
+        let user: User = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        black_box(user);
+    }
+
+    /// One call of `side`, timed.
+    async fn timed(&self, side: Side) -> Duration {
+        let started = Instant::now();
+        match side {
+            Side::Sdk => self.sdk().await,
+            Side::Raw => self.raw(None).await,
+            Side::RawWithTimeout => self.raw(Some(partner_sdk::DEFAULT_TIMEOUT)).await,
+        }
+        started.elapsed()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Sdk,
+    Raw,
+    RawWithTimeout,
+}
+
+/// `iters` measured calls of `side`, each in a round that also makes one unmeasured call of
+/// each other side, so every measurement window carries the same mix of traffic.
+async fn measure(bench: &Bench, side: Side, iters: u64) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        for each in [Side::Raw, Side::RawWithTimeout, Side::Sdk] {
+            let elapsed = bench.timed(each).await;
+            if each == side {
+                total += elapsed;
+            }
+        }
+    }
+    total
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
 
 fn users_get(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
-    let (emulator, client, user, url, bearer) = rt.block_on(async {
-        let emulator = Emulator::builder().start().await.unwrap();
+    let emulator = server.block_on(Emulator::builder().start()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let bench = rt.block_on(async {
         let credentials = emulator.podero_credentials();
         let auth = PoderoAuth::new(
             credentials.client_id.as_str(),
@@ -38,40 +120,63 @@ fn users_get(c: &mut Criterion) {
             .await
             .unwrap();
         let token = client.api().tokens().token().await.unwrap();
-        let url = format!(
-            "{}/api/partners/v2.0/org/{}/users/{}",
-            emulator.base_url(),
-            emulator.org_id(),
-            user.id
-        );
-        (emulator, client, user, url, token.authorization().clone())
+        Bench {
+            url: format!(
+                "{}/api/partners/v2.0/org/{}/users/{}",
+                emulator.base_url(),
+                emulator.org_id(),
+                user.id
+            ),
+            bearer: token.authorization().clone(),
+            // The same kind of client the SDK builds (pool, no redirects).
+            raw: auth_core::http::default_client().unwrap(),
+            client,
+            user: user.id,
+        }
     });
-    // The raw side gets the same kind of client (pool, no redirects) as the SDK.
-    let raw = auth_core::http::default_client().unwrap();
 
     let mut group = c.benchmark_group("users_get");
-    group.measurement_time(Duration::from_secs(5));
-    group.bench_function("raw_reqwest", |b| {
-        b.to_async(&rt).iter(|| async {
-            let response = raw
-                .get(&url)
-                .header(AUTHORIZATION, bearer.clone())
-                .header(ACCEPT, "application/json")
-                .send()
-                .await
-                .unwrap();
-            assert!(response.status().is_success());
-            let user: User = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
-            black_box(user);
+    group.measurement_time(Duration::from_secs(6));
+    for (name, side) in [
+        ("raw_reqwest", Side::Raw),
+        ("raw_reqwest_with_timeout", Side::RawWithTimeout),
+        ("sdk", Side::Sdk),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| rt.block_on(measure(&bench, side, iters)));
         });
-    });
-    group.bench_function("sdk", |b| {
-        b.to_async(&rt).iter(|| async {
-            black_box(client.users().get(&user.id).await.unwrap());
-        });
-    });
+    }
     group.finish();
-    drop(emulator);
+
+    // Criterion's windows run one after another, and on a small machine their conditions drift
+    // by more than the few percent looked for. The ratio is therefore also measured pairwise:
+    // every round times all three sides call by call, and the median of the rounds' ratios is
+    // reported.
+    let mut sdk_over_raw = Vec::new();
+    let mut sdk_over_timeout = Vec::new();
+    for _ in 0..7 {
+        let (mut raw, mut raw_timeout, mut sdk) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+        rt.block_on(async {
+            for _ in 0..2_000 {
+                for (side, total) in [
+                    (Side::Raw, &mut raw),
+                    (Side::RawWithTimeout, &mut raw_timeout),
+                    (Side::Sdk, &mut sdk),
+                ] {
+                    *total += bench.timed(side).await;
+                }
+            }
+        });
+        sdk_over_raw.push(sdk.as_secs_f64() / raw.as_secs_f64());
+        sdk_over_timeout.push(sdk.as_secs_f64() / raw_timeout.as_secs_f64());
+    }
+    println!(
+        "users_get paired ratios (median of 7 rounds of 2000 calls each): sdk/raw_reqwest = {:.3}, sdk/raw_reqwest_with_timeout = {:.3}",
+        median(&mut sdk_over_raw),
+        median(&mut sdk_over_timeout)
+    );
+    drop(bench);
+    server.block_on(emulator.shutdown());
 }
 
 criterion_group!(benches, users_get);

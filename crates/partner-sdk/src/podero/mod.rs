@@ -44,7 +44,8 @@ pub const MAX_PAGES: usize = 10_000;
 pub struct PoderoClient<P = PoderoTokenCache> {
     api: AuthenticatedClient<P>,
     org_id: OrgId,
-    users_path: Arc<str>,
+    /// `{base}/api/partners/v2.0/org/{org_id}/users`, parsed once.
+    users_url: Result<Url, ApiError>,
 }
 
 impl<P> Clone for PoderoClient<P> {
@@ -52,7 +53,7 @@ impl<P> Clone for PoderoClient<P> {
         Self {
             api: self.api.clone(),
             org_id: self.org_id,
-            users_path: Arc::clone(&self.users_path),
+            users_url: self.users_url.clone(),
         }
     }
 }
@@ -106,10 +107,11 @@ impl PoderoClient<PoderoTokenCache> {
 impl<P: TokenProvider> PoderoClient<P> {
     /// A client over any authenticated client whose base URL is a Podero deployment.
     pub fn new(api: AuthenticatedClient<P>, org_id: OrgId) -> Self {
+        let users_url = api.url(&format!("/api/partners/v2.0/org/{org_id}/users"));
         Self {
             api,
             org_id,
-            users_path: format!("/api/partners/v2.0/org/{org_id}/users").into(),
+            users_url,
         }
     }
 
@@ -154,10 +156,22 @@ impl<P: TokenProvider> Users<'_, P> {
         })
     }
 
+    fn users_url(&self) -> Result<Url, ApiError> {
+        self.client.users_url.clone()
+    }
+
+    /// The user's URL: the users URL plus one path segment (no re-parsing per call).
     fn user_url(&self, id: &UserId) -> Result<Url, ApiError> {
-        self.client
-            .api
-            .url(&format!("{}/{id}", self.client.users_path))
+        let mut url = self.users_url()?;
+        url.path_segments_mut()
+            .map_err(|()| {
+                ApiError::Config(ConfigError::InvalidUrl {
+                    what: "API base URL",
+                    reason: "it cannot have a path".into(),
+                })
+            })?
+            .push(&id.to_string());
+        Ok(url)
     }
 
     /// Every user of the organisation, following pagination if the server paginates (a bare
@@ -172,7 +186,7 @@ impl<P: TokenProvider> Users<'_, P> {
 
     /// Every user of the organisation, page by page as a stream.
     pub fn list_stream(&self) -> impl Stream<Item = Result<User, ApiError>> + '_ {
-        let first = self.client.api.url(&self.client.users_path);
+        let first = self.users_url();
         let state = pages::Cursor::new(first);
         stream::try_unfold(state, move |mut cursor| async move {
             let Some(url) = cursor.next_url()? else {
@@ -203,7 +217,7 @@ impl<P: TokenProvider> Users<'_, P> {
     /// [`ApiError::Status`] with 400 and the field errors for invalid data; other
     /// [`ApiError`]s.
     pub async fn create(&self, user: &NewUser) -> Result<User, ApiError> {
-        let url = self.client.api.url(&self.client.users_path)?;
+        let url = self.users_url()?;
         let call = self.call(Method::POST, url, USERS, Some(user))?;
         self.client.api.execute(call).await?.json()
     }
