@@ -346,6 +346,33 @@ impl Failure {
     }
 }
 
+/// The transport settings vendor configurations pass through to the exchange unchanged: the
+/// HTTP client, the clock, the retry policy and the per-attempt timeout. `None` keeps the
+/// exchange's default.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct ExchangeOptions {
+    /// The HTTP client (see [`ClientCredentialsBuilder::http_client`]).
+    pub http_client: Option<reqwest::Client>,
+    /// The clock (see [`ClientCredentialsBuilder::clock`]).
+    pub clock: Option<Arc<dyn Clock>>,
+    /// The retry policy (see [`ClientCredentialsBuilder::retry`]).
+    pub retry: Option<RetryPolicy>,
+    /// The per-attempt timeout (see [`ClientCredentialsBuilder::timeout`]).
+    pub timeout: Option<Duration>,
+}
+
+impl fmt::Debug for ExchangeOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExchangeOptions")
+            .field("http_client", &self.http_client.is_some())
+            .field("clock", &self.clock.is_some())
+            .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
 /// Configures a [`ClientCredentials`]; every setting has a default except the URL and
 /// credentials.
 #[must_use]
@@ -421,6 +448,23 @@ impl ClientCredentialsBuilder {
     /// The clock for `obtained_at` and retry waits (default: a [`SystemClock`]).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// Applies every setting `options` holds; the others keep their current value.
+    pub fn options(mut self, options: ExchangeOptions) -> Self {
+        if let Some(http) = options.http_client {
+            self.http = Some(http);
+        }
+        if let Some(clock) = options.clock {
+            self.clock = Some(clock);
+        }
+        if let Some(retry) = options.retry {
+            self.retry = retry;
+        }
+        if let Some(timeout) = options.timeout {
+            self.timeout = timeout;
+        }
         self
     }
 

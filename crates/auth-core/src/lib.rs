@@ -62,7 +62,7 @@ pub use error::{
 };
 pub use exchange::{
     BodyEncoding, ClientAuth, ClientCredentials, ClientCredentialsBuilder, DEFAULT_TIMEOUT,
-    retry_after,
+    ExchangeOptions, retry_after,
 };
 #[cfg(feature = "test-util")]
 pub use provider::{MockTokenProvider, MockTokenSource};

@@ -32,8 +32,8 @@ use async_trait::async_trait;
 use auth_core::url::{check_transport_security, parse_url};
 use auth_core::{
     AccessToken, AuthError, BodyEncoding, ClientAuth, ClientCredentials, ClientId, ClientSecret,
-    Clock, ConfigError, Redactor, RetryPolicy, TokenCache, TokenCacheBuilder, TokenSource,
-    TokenUrl, env,
+    Clock, ConfigError, ExchangeOptions, Redactor, RetryPolicy, TokenCache, TokenCacheBuilder,
+    TokenSource, TokenUrl, env,
 };
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
@@ -66,10 +66,7 @@ pub struct PoaAuth {
     token_path: String,
     client_id: ClientId,
     client_secret: ClientSecret,
-    http: Option<reqwest::Client>,
-    clock: Option<Arc<dyn Clock>>,
-    retry: Option<RetryPolicy>,
-    timeout: Option<Duration>,
+    options: ExchangeOptions,
 }
 
 impl PoaAuth {
@@ -84,10 +81,7 @@ impl PoaAuth {
             token_path: DEFAULT_TOKEN_PATH.to_owned(),
             client_id: client_id.into(),
             client_secret: client_secret.into(),
-            http: None,
-            clock: None,
-            retry: None,
-            timeout: None,
+            options: ExchangeOptions::default(),
         }
     }
 
@@ -128,25 +122,25 @@ impl PoaAuth {
     /// The HTTP client to share with API calls (build it from
     /// [`auth_core::http::client_builder`]).
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
+        self.options.http_client = Some(http);
         self
     }
 
     /// The clock (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.options.clock = Some(clock);
         self
     }
 
     /// The retry policy of the token request (default: [`RetryPolicy::default`]).
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = Some(retry);
+        self.options.retry = Some(retry);
         self
     }
 
     /// The timeout of one token request attempt (default: 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.options.timeout = Some(timeout);
         self
     }
 
@@ -172,22 +166,11 @@ impl PoaAuth {
     pub fn into_source(self) -> Result<PoaTokenSource, AuthError> {
         let base = self.base_url()?;
         let token_url = TokenUrl::from_base(base.as_str(), &self.token_path)?;
-        let mut builder = ClientCredentials::builder(token_url, self.client_id, self.client_secret)
+        let builder = ClientCredentials::builder(token_url, self.client_id, self.client_secret)
             .client_auth(ClientAuth::RequestBody)
             .body_encoding(BodyEncoding::Form)
-            .label(Cow::Borrowed("poa"));
-        if let Some(http) = self.http {
-            builder = builder.http_client(http);
-        }
-        if let Some(clock) = self.clock {
-            builder = builder.clock(clock);
-        }
-        if let Some(retry) = self.retry {
-            builder = builder.retry(retry);
-        }
-        if let Some(timeout) = self.timeout {
-            builder = builder.timeout(timeout);
-        }
+            .label(Cow::Borrowed("poa"))
+            .options(self.options);
         Ok(PoaTokenSource {
             exchange: builder.build()?,
         })

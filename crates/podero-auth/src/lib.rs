@@ -34,7 +34,7 @@ use auth_core::env;
 use auth_core::url::{check_transport_security, parse_url};
 use auth_core::{
     AuthError, BodyEncoding, ClientAuth, ClientCredentials, ClientId, ClientSecret, Clock,
-    ConfigError, RetryPolicy, Scopes, TokenCache, TokenCacheBuilder, TokenUrl,
+    ConfigError, ExchangeOptions, RetryPolicy, Scopes, TokenCache, TokenCacheBuilder, TokenUrl,
 };
 use reqwest::Url;
 use reqwest::header::{CACHE_CONTROL, HeaderValue};
@@ -113,10 +113,7 @@ pub struct PoderoAuth {
     environment: Environment,
     scopes: Scopes,
     body_encoding: BodyEncoding,
-    http: Option<reqwest::Client>,
-    clock: Option<Arc<dyn Clock>>,
-    retry: Option<RetryPolicy>,
-    timeout: Option<Duration>,
+    options: ExchangeOptions,
 }
 
 impl PoderoAuth {
@@ -129,10 +126,7 @@ impl PoderoAuth {
             environment: Environment::Production,
             scopes: Scopes::empty(),
             body_encoding: BodyEncoding::Json,
-            http: None,
-            clock: None,
-            retry: None,
-            timeout: None,
+            options: ExchangeOptions::default(),
         }
     }
 
@@ -184,25 +178,25 @@ impl PoderoAuth {
     /// The HTTP client to share with API calls (build it from
     /// [`auth_core::http::client_builder`]).
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
+        self.options.http_client = Some(http);
         self
     }
 
     /// The clock (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.options.clock = Some(clock);
         self
     }
 
     /// The retry policy of the token request (default: [`RetryPolicy::default`]).
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = Some(retry);
+        self.options.retry = Some(retry);
         self
     }
 
     /// The timeout of one token request attempt (default: 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.options.timeout = Some(timeout);
         self
     }
 
@@ -226,26 +220,15 @@ impl PoderoAuth {
     pub fn into_source(self) -> Result<ClientCredentials, AuthError> {
         let base = self.environment.base_url()?;
         let token_url = TokenUrl::from_base(base.as_str(), TOKEN_PATH)?;
-        let mut builder = ClientCredentials::builder(token_url, self.client_id, self.client_secret)
+        let builder = ClientCredentials::builder(token_url, self.client_id, self.client_secret)
             .client_auth(ClientAuth::BasicHeader)
             .body_encoding(self.body_encoding)
             .scopes(self.scopes)
             // Podero's documented request carries it; it keeps intermediaries from caching
             // token responses.
             .header(CACHE_CONTROL, HeaderValue::from_static("no-cache"))
-            .label(Cow::Borrowed("podero"));
-        if let Some(http) = self.http {
-            builder = builder.http_client(http);
-        }
-        if let Some(clock) = self.clock {
-            builder = builder.clock(clock);
-        }
-        if let Some(retry) = self.retry {
-            builder = builder.retry(retry);
-        }
-        if let Some(timeout) = self.timeout {
-            builder = builder.timeout(timeout);
-        }
+            .label(Cow::Borrowed("podero"))
+            .options(self.options);
         builder.build()
     }
 

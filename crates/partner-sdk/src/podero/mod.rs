@@ -59,15 +59,18 @@ impl<P> Clone for PoderoClient<P> {
 }
 
 impl PoderoClient<PoderoTokenCache> {
-    /// A client from a [`PoderoAuth`] configuration: one HTTP client and one clock shared by
-    /// the token cache and API calls, and the configuration's base URL.
+    /// A client from a [`PoderoAuth`] configuration: the configuration's base URL, and one HTTP
+    /// client (the one given to [`PoderoAuth::http_client`], or a default one) and one clock
+    /// shared by the token exchange and the API calls.
     ///
     /// # Errors
     /// [`ApiError::Config`] for an invalid configuration.
     pub fn from_auth(auth: PoderoAuth, org_id: OrgId) -> Result<Self, ApiError> {
         let base = auth.base_url()?;
-        let http = auth_core::http::default_client()?;
-        let tokens = auth.http_client(http.clone()).into_cache()?;
+        let tokens = auth.into_cache()?;
+        // The token exchange's HTTP client (the caller's, if the configuration had one) and
+        // clock serve the API calls too.
+        let http = tokens.source().http_client().clone();
         let clock = Arc::clone(tokens.clock());
         let api = AuthenticatedClient::builder(base.as_str(), tokens)
             .http_client(http)

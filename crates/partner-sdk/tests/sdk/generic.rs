@@ -121,3 +121,38 @@ async fn error_bodies_request_ids_and_no_secrets() {
         .unwrap_err();
     insta::assert_snapshot!(error, @"GET /html answered HTTP 500 Internal Server Error: <h1>Oops</h1>");
 }
+
+#[tokio::test]
+async fn from_auth_shares_the_configured_http_client_with_api_calls() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path("/oauth2/token/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "t0k3n", "expires_in": 36000, "token_type": "Bearer",
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+        .mount(&server)
+        .await;
+    let http = auth_core::http::client_builder()
+        .user_agent("my-service/1.0")
+        .build()
+        .unwrap();
+    let auth = podero_auth::PoderoAuth::new("id", "secret")
+        .environment(podero_auth::Environment::Custom(server.uri()))
+        .http_client(http);
+    let org = partner_sdk::podero::OrgId::new(uuid::Uuid::new_v4());
+    let podero = partner_sdk::PoderoClient::from_auth(auth, org).unwrap();
+    assert!(podero.users().list().await.unwrap().is_empty());
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 2);
+    for request in requests {
+        assert_eq!(
+            request.headers["user-agent"], "my-service/1.0",
+            "{}",
+            request.url
+        );
+    }
+}
