@@ -21,8 +21,8 @@
 //! # Invariants
 //! - The mutex is never held across an `.await`; the hot path never takes it.
 //! - At most one fetch runs at a time, in its own task: cancelling a caller never cancels it,
-//!   and a fetch that panics or is dropped still completes its flight with
-//!   [`AuthError::FetchAborted`].
+//!   a fetch that panics or is dropped still completes its flight with
+//!   [`AuthError::FetchAborted`], and one that hangs is ended by the fetch timeout.
 
 mod read;
 
@@ -51,6 +51,7 @@ pub struct CacheConfig {
     default_lifetime: Duration,
     backoff_initial: Duration,
     backoff_max: Duration,
+    fetch_timeout: Duration,
 }
 
 impl Default for CacheConfig {
@@ -62,6 +63,7 @@ impl Default for CacheConfig {
             default_lifetime: Duration::from_secs(3600),
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
+            fetch_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -90,6 +92,11 @@ impl CacheConfig {
     /// The backoff bounds after failed fetches.
     pub fn failure_backoff(&self) -> (Duration, Duration) {
         (self.backoff_initial, self.backoff_max)
+    }
+
+    /// The longest one fetch may take before it fails with [`AuthError::Timeout`].
+    pub fn fetch_timeout(&self) -> Duration {
+        self.fetch_timeout
     }
 }
 
@@ -405,7 +412,15 @@ impl<S: TokenSource> Launch<S> {
         let span = tracing::debug_span!("token_cache_fetch", background);
         runtime.spawn(
             async move {
-                let result = completion.shared.source.fetch_token().await;
+                // A source that never answers must not wedge the cache: the flight ends after
+                // the fetch timeout whatever the source does.
+                let limit = completion.shared.config.fetch_timeout;
+                let result =
+                    match tokio::time::timeout(limit, completion.shared.source.fetch_token()).await
+                    {
+                        Ok(result) => result,
+                        Err(_) => Err(AuthError::Timeout { after: limit }),
+                    };
                 completion.complete(result);
             }
             .instrument(span),
@@ -599,6 +614,15 @@ impl<S: TokenSource> TokenCacheBuilder<S> {
     pub fn failure_backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.config.backoff_initial = initial;
         self.config.backoff_max = max.max(initial);
+        self
+    }
+
+    /// The longest one fetch may take (default 120 s) before its waiters get
+    /// [`AuthError::Timeout`] and the cache backs off: a source that hangs cannot wedge the
+    /// cache. The client-credentials exchange bounds itself well within it (30 s per attempt,
+    /// 60 s for all retries).
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.config.fetch_timeout = timeout;
         self
     }
 

@@ -474,3 +474,33 @@ async fn the_provider_trait_delegates_to_the_cache() {
     provider.invalidate(&token);
     assert_eq!(provider.token().await.unwrap().expose_secret(), "token-2");
 }
+
+struct Hanging;
+
+#[async_trait::async_trait]
+impl auth_core::TokenSource for Hanging {
+    async fn fetch_token(&self) -> Result<AccessToken, AuthError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_source_is_cut_off_by_the_fetch_timeout() {
+    let clock = ManualClock::at_epoch_2025();
+    let cache = TokenCache::builder(Hanging)
+        .clock(Arc::new(clock.clone()))
+        .fetch_timeout(secs(5))
+        .build();
+    let started = tokio::time::Instant::now();
+    let error = cache.token().await.unwrap_err();
+    assert!(
+        matches!(error, AuthError::Timeout { after } if after == secs(5)),
+        "{error:?}"
+    );
+    assert_eq!(started.elapsed(), secs(5));
+    // The flight is over: after the backoff a new one starts.
+    clock.advance(secs(2));
+    let error = cache.token().await.unwrap_err();
+    assert!(matches!(error, AuthError::Timeout { .. }));
+    assert_eq!(cache.metrics().fetches, 2);
+}
