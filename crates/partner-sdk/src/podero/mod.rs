@@ -108,6 +108,19 @@ impl PoderoClient<PoderoTokenCache> {
 }
 
 impl<P: TokenProvider> PoderoClient<P> {
+    /// A client with default settings over any token provider (a `podero-auth` cache, or your
+    /// own), for the Podero deployment at `base_url`.
+    ///
+    /// # Errors
+    /// [`ApiError::Config`] for a base URL that does not parse or is plain HTTP to a
+    /// non-loopback host.
+    pub fn with_tokens(tokens: P, base_url: &str, org_id: OrgId) -> Result<Self, ApiError> {
+        Ok(Self::new(
+            AuthenticatedClient::builder(base_url, tokens).build()?,
+            org_id,
+        ))
+    }
+
     /// A client over any authenticated client whose base URL is a Podero deployment.
     pub fn new(api: AuthenticatedClient<P>, org_id: OrgId) -> Self {
         let users_url = api.url(&format!("/api/partners/v2.0/org/{org_id}/users"));

@@ -151,3 +151,26 @@ async fn list_stream_yields_users_page_by_page() {
     let streamed: Vec<_> = users.list_stream().try_collect().await.unwrap();
     assert_eq!(streamed.len(), 3);
 }
+
+#[tokio::test]
+async fn a_client_from_a_token_cache_and_an_org_id() {
+    let setup = setup().await;
+    let tokens = crate::support::auth_for(&setup.emulator, &setup.clock)
+        .into_cache()
+        .unwrap();
+    let client = partner_sdk::PoderoClient::with_tokens(
+        tokens,
+        setup.emulator.base_url(),
+        OrgId::new(setup.emulator.org_id()),
+    )
+    .unwrap();
+    assert!(client.users().list().await.unwrap().is_empty());
+    assert!(
+        partner_sdk::PoderoClient::with_tokens(
+            client.api().tokens().clone(),
+            "http://podero.example.com",
+            client.org_id()
+        )
+        .is_err()
+    );
+}
