@@ -67,3 +67,8 @@ mod users;
 pub use crate::emulator::{Emulator, EmulatorBuilder, EmulatorError};
 pub use crate::faults::Fault;
 pub use crate::types::{Counters, Credentials, Endpoint, ListFormat, LoggedRequest, Vendor};
+
+/// `docs/testing.md`'s examples, compiled as doctests so the guide stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/testing.md")]
+pub struct TestingGuideDoctests;
