@@ -75,12 +75,22 @@ enum Side {
     RawWithTimeout,
 }
 
+const SIDES: [Side; 3] = [Side::Raw, Side::RawWithTimeout, Side::Sdk];
+
+/// The order of round `round`: rotated each round, so that no side always follows the same
+/// other side (a call's latency depends a little on what the connection and the server did
+/// just before).
+fn order(round: u64) -> impl Iterator<Item = Side> {
+    let start = usize::try_from(round % 3).unwrap_or(0);
+    SIDES.into_iter().cycle().skip(start).take(3)
+}
+
 /// `iters` measured calls of `side`, each in a round that also makes one unmeasured call of
 /// each other side, so every measurement window carries the same mix of traffic.
 async fn measure(bench: &Bench, side: Side, iters: u64) -> Duration {
     let mut total = Duration::ZERO;
-    for _ in 0..iters {
-        for each in [Side::Raw, Side::RawWithTimeout, Side::Sdk] {
+    for round in 0..iters {
+        for each in order(round) {
             let elapsed = bench.timed(each).await;
             if each == side {
                 total += elapsed;
@@ -157,13 +167,14 @@ fn users_get(c: &mut Criterion) {
     for _ in 0..7 {
         let (mut raw, mut raw_timeout, mut sdk) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         rt.block_on(async {
-            for _ in 0..2_000 {
-                for (side, total) in [
-                    (Side::Raw, &mut raw),
-                    (Side::RawWithTimeout, &mut raw_timeout),
-                    (Side::Sdk, &mut sdk),
-                ] {
-                    *total += bench.timed(side).await;
+            for round in 0..2_000 {
+                for side in order(round) {
+                    let elapsed = bench.timed(side).await;
+                    match side {
+                        Side::Raw => raw += elapsed,
+                        Side::RawWithTimeout => raw_timeout += elapsed,
+                        Side::Sdk => sdk += elapsed,
+                    }
                 }
             }
         });

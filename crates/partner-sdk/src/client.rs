@@ -287,7 +287,7 @@ impl<P: TokenProvider> AuthenticatedClient<P> {
                     let error = self.transport_error(&call.method, &path, error);
                     (classify_transport(&call.method, never_sent), None, error)
                 }
-                Ok(response) => {
+                Ok(mut response) => {
                     let status = response.status();
                     tracing::Span::current().record("status", status.as_u16());
                     if status == StatusCode::UNAUTHORIZED && !refreshed && !fetched_for_this_call {
@@ -299,8 +299,9 @@ impl<P: TokenProvider> AuthenticatedClient<P> {
                         attempts -= 1;
                         continue;
                     }
-                    let retry_after = auth_core::retry_after(response.headers(), inner.clock.now());
-                    let headers = response.headers().clone();
+                    // Moved out rather than cloned: the body is read without them.
+                    let headers = std::mem::take(response.headers_mut());
+                    let retry_after = auth_core::retry_after(&headers, inner.clock.now());
                     let body = match read_body_limited(response, MAX_RESPONSE_BYTES).await {
                         Ok(body) => body,
                         Err(BodyError::Read(error)) => {
