@@ -172,7 +172,15 @@ async fn users_crud_through_the_cli() {
     assert_eq!(created["role"], "staff");
     assert_eq!(created["zip_code"], "01067");
 
-    let output = run(&["users", "list"], &vars).await;
+    // `--org-id` stands in for PODERO_ORG_ID.
+    let org = emulator.org_id().to_string();
+    let without_org: Vec<(&str, &str)> = vars
+        .iter()
+        .copied()
+        .filter(|(name, _)| *name != "PODERO_ORG_ID")
+        .collect();
+    let output = run(&["--org-id", &org, "users", "list"], &without_org).await;
+    assert!(output.status.success(), "{}", stderr(&output));
     let listed: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1);
 
