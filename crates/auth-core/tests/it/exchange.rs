@@ -33,6 +33,25 @@ fn exchange(server: &MockServer, clock: &ManualClock) -> auth_core::ClientCreden
     .clock(Arc::new(clock.clone()))
 }
 
+/// Mounts `response` for every POST (expected `expect` times), runs one exchange with the
+/// default settings and a manual clock, and returns the error it ends with.
+async fn fetch_error(response: ResponseTemplate, expect: u64) -> (AuthError, ManualClock) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(response)
+        .expect(expect)
+        .mount(&server)
+        .await;
+    let clock = ManualClock::at_epoch_2025();
+    let error = exchange(&server, &clock)
+        .build()
+        .unwrap()
+        .fetch_token()
+        .await
+        .unwrap_err();
+    (error, clock)
+}
+
 async fn single_request(server: &MockServer) -> Request {
     let mut requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 1, "expected exactly one request");
@@ -192,22 +211,14 @@ async fn transient_failures_are_retried_503_503_200() {
 
 #[tokio::test]
 async fn invalid_client_401_is_not_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
+    let (error, clock) = fetch_error(
+        ResponseTemplate::new(401).set_body_json(serde_json::json!({
             "error": "invalid_client",
             "error_description": "Client authentication failed",
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let clock = ManualClock::at_epoch_2025();
-    let error = exchange(&server, &clock)
-        .build()
-        .unwrap()
-        .fetch_token()
-        .await
-        .unwrap_err();
+        })),
+        1,
+    )
+    .await;
     let AuthError::RejectedCredentials {
         status,
         error: Some(oauth),
@@ -228,22 +239,12 @@ async fn invalid_client_401_is_not_retried() {
 
 #[tokio::test]
 async fn a_400_is_not_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(400)
-                .set_body_json(serde_json::json!({"error": "unsupported_grant_type"})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    let clock = ManualClock::at_epoch_2025();
-    let error = exchange(&server, &clock)
-        .build()
-        .unwrap()
-        .fetch_token()
-        .await
-        .unwrap_err();
+    let (error, _) = fetch_error(
+        ResponseTemplate::new(400)
+            .set_body_json(serde_json::json!({"error": "unsupported_grant_type"})),
+        1,
+    )
+    .await;
     assert!(matches!(error, AuthError::OAuth { .. }), "{error:?}");
 }
 
@@ -272,19 +273,11 @@ async fn retry_after_is_honoured() {
 
 #[tokio::test]
 async fn a_retry_after_beyond_the_cap_ends_the_retries() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "3600"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let clock = ManualClock::at_epoch_2025();
-    let error = exchange(&server, &clock)
-        .build()
-        .unwrap()
-        .fetch_token()
-        .await
-        .unwrap_err();
+    let (error, clock) = fetch_error(
+        ResponseTemplate::new(503).insert_header("Retry-After", "3600"),
+        1,
+    )
+    .await;
     assert_eq!(
         error.status(),
         Some(reqwest::StatusCode::SERVICE_UNAVAILABLE)
@@ -410,43 +403,27 @@ async fn an_oversized_body_is_refused() {
 
 #[tokio::test]
 async fn an_html_502_page_is_retried_then_reported_with_a_scrubbed_excerpt() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(502).set_body_raw(
+    let (error, _) = fetch_error(
+        ResponseTemplate::new(502).set_body_raw(
             "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
             "text/html",
-        ))
-        .expect(3)
-        .mount(&server)
-        .await;
-    let clock = ManualClock::at_epoch_2025();
-    let error = exchange(&server, &clock)
-        .build()
-        .unwrap()
-        .fetch_token()
-        .await
-        .unwrap_err();
+        ),
+        3,
+    )
+    .await;
     insta::assert_snapshot!(error, @"the token endpoint answered HTTP 502 Bad Gateway; body starts: <html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>");
 }
 
 #[tokio::test]
 async fn an_error_inside_a_200_is_an_error() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+    let (error, _) = fetch_error(
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "error": "invalid_scope",
             "error_description": "scope admin is not allowed",
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let clock = ManualClock::at_epoch_2025();
-    let error = exchange(&server, &clock)
-        .build()
-        .unwrap()
-        .fetch_token()
-        .await
-        .unwrap_err();
+        })),
+        1,
+    )
+    .await;
     assert!(
         matches!(&error, AuthError::OAuth { error, .. } if error.error == OAuthErrorCode::InvalidScope),
         "{error:?}"
