@@ -18,7 +18,7 @@ use anyhow::{Context as _, Result, bail};
 use auth_core::{AccessToken, AuthError, BodyEncoding, Redactor};
 use chrono::{DateTime, Utc};
 use poa_auth::PoaAuth;
-use podero_auth::{Environment, PoderoAuth};
+use podero_auth::{Environment, PoderoAuth, SourceConfig as _};
 use reqwest::StatusCode;
 use serde_json::Value;
 

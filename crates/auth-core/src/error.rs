@@ -1,14 +1,21 @@
-//! Errors: one [`AuthError`] for everything that can go wrong while obtaining a token.
+//! Errors, by phase: [`ConfigError`] for everything a builder or a `from_env` can refuse (fix
+//! the configuration and restart), [`AuthError`] for everything that can go wrong while
+//! obtaining a token.
 //!
 //! Errors keep what the server said (status, RFC 6749 error code and description) and never a
-//! secret: descriptions and body excerpts pass through [`Redactor`] first. Errors are `Clone`
-//! because the cache hands the same error to every waiter of a failed fetch.
+//! secret: descriptions and body excerpts pass through the [`Redactor`](crate::Redactor)
+//! first. Errors are `Clone` because the cache hands the same error to every waiter of a
+//! failed fetch. Struct variants are `#[non_exhaustive]`: match them with `..`, and build them
+//! (in tests, or in a source of your own) through the constructor functions.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+
+use crate::redact::Excerpt;
+use crate::token::InvalidTokenValue;
 
 /// Everything that can go wrong while obtaining a token.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -17,6 +24,7 @@ pub enum AuthError {
     /// The token endpoint rejected the client credentials: HTTP 401, or an `invalid_client` /
     /// `unauthorized_client` error. Retrying with the same credentials cannot help.
     #[error("the token endpoint rejected the client credentials (HTTP {status}){}", describe(.error))]
+    #[non_exhaustive]
     RejectedCredentials {
         /// The HTTP status.
         status: StatusCode,
@@ -26,25 +34,32 @@ pub enum AuthError {
 
     /// The token endpoint answered with any other RFC 6749 section 5.2 error response.
     #[error("the token endpoint returned an OAuth error (HTTP {status}): {error}")]
+    #[non_exhaustive]
     OAuth {
         /// The HTTP status.
         status: StatusCode,
         /// The error response.
         error: OAuthErrorResponse,
+        /// The `Retry-After` the server sent, if any.
+        retry_after: Option<Duration>,
     },
 
     /// The token endpoint answered with a status that is neither success nor an OAuth error
     /// (an HTML 502 page, a redirect, which is never followed, ...).
     #[error("the token endpoint answered HTTP {status}{}", describe_excerpt(.excerpt))]
+    #[non_exhaustive]
     UnexpectedStatus {
         /// The HTTP status.
         status: StatusCode,
         /// The start of the body, with anything secret-looking redacted.
         excerpt: Option<Excerpt>,
+        /// The `Retry-After` the server sent, if any.
+        retry_after: Option<Duration>,
     },
 
     /// The request did not complete: DNS, connect, TLS, or the connection broke.
     #[error("could not {} the token endpoint", .kind)]
+    #[non_exhaustive]
     Transport {
         /// What failed.
         kind: TransportKind,
@@ -55,6 +70,7 @@ pub enum AuthError {
 
     /// No complete answer within the timeout.
     #[error("the token request timed out after {after:?}")]
+    #[non_exhaustive]
     Timeout {
         /// The timeout that expired.
         after: Duration,
@@ -62,6 +78,7 @@ pub enum AuthError {
 
     /// A success status with a body that is not a usable token response.
     #[error("malformed token response (HTTP {status}): {reason}{}", describe_excerpt(.excerpt))]
+    #[non_exhaustive]
     MalformedResponse {
         /// The HTTP status.
         status: StatusCode,
@@ -71,34 +88,54 @@ pub enum AuthError {
         excerpt: Option<Excerpt>,
     },
 
+    /// The source returned a token that had already expired when it arrived: the token
+    /// server's clock, or the source, is wrong. The cache never serves such a token.
+    #[error(
+        "the token source returned a token that had expired {expired_for:?} before it arrived (the token server's clock, or the source, is wrong)"
+    )]
+    #[non_exhaustive]
+    ExpiredOnArrival {
+        /// How long before its arrival the token expired (zero: at that instant).
+        expired_for: Duration,
+    },
+
+    /// A token source of your own failed; see [`AuthError::source_error`].
+    #[error("the token source failed: {0}")]
+    Source(SourceError),
+
     /// The configuration cannot work; fix it and restart.
     #[error(transparent)]
     Config(#[from] ConfigError),
 
-    /// The task fetching the token ended without a result (it panicked, or the runtime is
-    /// shutting down).
-    #[error("the token fetch ended without a result (the task panicked or the runtime shut down)")]
+    /// The fetch ended without a result: the source panicked, or every runtime the cache
+    /// started it on stopped, or never ran it.
+    #[error(
+        "the token fetch ended without a result: the source panicked, or the runtime it ran on stopped or never ran it"
+    )]
     FetchAborted,
 }
 
 impl AuthError {
     /// Whether trying again later can succeed: transport failures, timeouts, 408, 429 and 5xx
-    /// answers (OAuth-shaped or not). Rejected credentials, other OAuth errors, malformed
-    /// responses and configuration errors are not retryable.
+    /// answers (OAuth-shaped or not), and sources of your own that said so. Rejected
+    /// credentials, other OAuth errors, malformed responses, expired-on-arrival tokens and
+    /// configuration errors are not retryable.
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Transport { .. } | Self::Timeout { .. } | Self::FetchAborted => true,
             Self::UnexpectedStatus { status, .. } => is_transient_status(*status),
-            Self::OAuth { status, error } => {
+            Self::OAuth { status, error, .. } => {
                 is_transient_status(*status)
                     || matches!(
                         error.error,
                         OAuthErrorCode::ServerError | OAuthErrorCode::TemporarilyUnavailable
                     )
             }
-            Self::RejectedCredentials { .. } | Self::MalformedResponse { .. } | Self::Config(_) => {
-                false
-            }
+            Self::Source(error) => error.retryable,
+            Self::RejectedCredentials { .. }
+            | Self::MalformedResponse { .. }
+            | Self::ExpiredOnArrival { .. }
+            | Self::Config(_) => false,
         }
     }
 
@@ -118,22 +155,137 @@ impl AuthError {
         }
     }
 
-    pub(crate) fn transport(error: reqwest::Error) -> Self {
-        let kind = if error.is_connect() {
-            TransportKind::Connect
-        } else if error.is_body() || error.is_decode() {
-            TransportKind::ReadBody
-        } else {
-            TransportKind::Send
-        };
-        Self::Transport {
-            kind,
-            source: Arc::new(error.without_url()),
+    /// The OAuth error response, if the token endpoint sent one.
+    pub fn oauth_error(&self) -> Option<&OAuthErrorResponse> {
+        match self {
+            Self::RejectedCredentials { error, .. } => error.as_ref(),
+            Self::OAuth { error, .. } => Some(error),
+            _ => None,
         }
+    }
+
+    /// How long the token endpoint asked to be left alone (`Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::OAuth { retry_after, .. } | Self::UnexpectedStatus { retry_after, .. } => {
+                *retry_after
+            }
+            _ => None,
+        }
+    }
+
+    /// The credentials were rejected with `status` (and the OAuth error, if the body was one).
+    pub fn rejected_credentials(status: StatusCode, error: Option<OAuthErrorResponse>) -> Self {
+        Self::RejectedCredentials { status, error }
+    }
+
+    /// An OAuth error response at `status`.
+    pub fn oauth(status: StatusCode, error: OAuthErrorResponse) -> Self {
+        Self::OAuth {
+            status,
+            error,
+            retry_after: None,
+        }
+    }
+
+    /// An answer with an unexpected `status` and no excerpt.
+    pub fn unexpected_status(status: StatusCode) -> Self {
+        Self::UnexpectedStatus {
+            status,
+            excerpt: None,
+            retry_after: None,
+        }
+    }
+
+    /// A timeout after `after`.
+    pub fn timeout(after: Duration) -> Self {
+        Self::Timeout { after }
+    }
+
+    /// A success answer at `status` whose body is unusable, for `reason`.
+    pub fn malformed(status: StatusCode, reason: impl Into<String>) -> Self {
+        Self::MalformedResponse {
+            status,
+            reason: reason.into(),
+            excerpt: None,
+        }
+    }
+
+    /// The failure of a token source of your own; mark it retryable with
+    /// [`SourceError::retryable`] when trying again later can succeed.
+    pub fn source_error(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Source(SourceError::new(error))
+    }
+
+    /// This error with the server's `Retry-After` attached (a no-op for variants that carry
+    /// none: [`AuthError::OAuth`] and [`AuthError::UnexpectedStatus`] carry one).
+    #[must_use]
+    pub fn with_retry_after(mut self, asked: Option<Duration>) -> Self {
+        if let Self::OAuth { retry_after, .. } | Self::UnexpectedStatus { retry_after, .. } =
+            &mut self
+        {
+            *retry_after = asked;
+        }
+        self
     }
 }
 
-/// Statuses worth retrying: 408, 429 and every 5xx.
+impl From<InvalidTokenValue> for AuthError {
+    fn from(error: InvalidTokenValue) -> Self {
+        Self::source_error(error)
+    }
+}
+
+/// The failure of a token source of your own, kept opaque: its message and whether it is worth
+/// retrying.
+#[derive(Clone, Debug)]
+pub struct SourceError {
+    inner: Arc<dyn std::error::Error + Send + Sync>,
+    retryable: bool,
+}
+
+impl SourceError {
+    /// A non-retryable failure.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            inner: Arc::new(error),
+            retryable: false,
+        }
+    }
+
+    /// Marks the failure retryable (or not).
+    #[must_use]
+    pub fn retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
+    }
+
+    /// Whether trying again later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner, f)
+    }
+}
+
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.inner)
+    }
+}
+
+impl From<SourceError> for AuthError {
+    fn from(error: SourceError) -> Self {
+        Self::Source(error)
+    }
+}
+
+/// Statuses worth retrying at a token endpoint: 408, 429 and every 5xx. (The SDK's API calls
+/// retry a narrower set, because an API call may not be idempotent: see `partner_sdk::retry`.)
 pub fn is_transient_status(status: StatusCode) -> bool {
     status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
@@ -146,10 +298,20 @@ pub fn is_transient_status(status: StatusCode) -> bool {
 pub enum TransportKind {
     /// Resolving, connecting or the TLS handshake: the request never reached the server.
     Connect,
-    /// Sending the request or waiting for the response head.
+    /// Sending the request.
     Send,
+    /// Receiving the response: the head was malformed or too large, or the connection closed
+    /// before a complete answer.
+    Receive,
     /// Reading the response body.
     ReadBody,
+}
+
+impl TransportKind {
+    /// Whether the server provably never saw the request.
+    pub fn never_sent(self) -> bool {
+        self == Self::Connect
+    }
 }
 
 impl fmt::Display for TransportKind {
@@ -157,37 +319,42 @@ impl fmt::Display for TransportKind {
         f.write_str(match self {
             Self::Connect => "connect to",
             Self::Send => "send the request to",
+            Self::Receive => "receive a complete answer from",
             Self::ReadBody => "read the response of",
         })
     }
 }
 
-/// A configuration that cannot work.
+/// A configuration that cannot work: what builders, `from_env` and vendor conversions return.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// An environment variable is not set.
     #[error("environment variable {name} is not set")]
+    #[non_exhaustive]
     MissingEnv {
         /// The variable.
         name: &'static str,
     },
     /// An environment variable is set but empty (or only whitespace).
     #[error("environment variable {name} is empty")]
+    #[non_exhaustive]
     EmptyEnv {
         /// The variable.
         name: &'static str,
     },
     /// An environment variable is set but not valid Unicode.
     #[error("environment variable {name} is not valid Unicode")]
+    #[non_exhaustive]
     NonUnicodeEnv {
         /// The variable.
         name: &'static str,
     },
     /// A URL does not parse or is unusable.
-    #[error("invalid URL for {what}: {reason}")]
+    #[error("invalid {what}: {reason}")]
+    #[non_exhaustive]
     InvalidUrl {
-        /// Which URL (e.g. "token URL").
+        /// Which URL (e.g. "token URL", or the variable it came from).
         what: &'static str,
         /// Why (never the URL's credentials).
         reason: String,
@@ -196,6 +363,7 @@ pub enum ConfigError {
     #[error(
         "{what} must use https:// (plain http:// is allowed for loopback hosts only), got http://{host}"
     )]
+    #[non_exhaustive]
     InsecureUrl {
         /// Which URL.
         what: &'static str,
@@ -204,6 +372,7 @@ pub enum ConfigError {
     },
     /// Any other invalid setting.
     #[error("invalid {field}: {reason}")]
+    #[non_exhaustive]
     Invalid {
         /// The setting.
         field: &'static str,
@@ -212,6 +381,7 @@ pub enum ConfigError {
     },
     /// The HTTP client could not be built.
     #[error("could not build the HTTP client: {reason}")]
+    #[non_exhaustive]
     HttpClient {
         /// Why.
         reason: String,
@@ -219,17 +389,74 @@ pub enum ConfigError {
     /// The token cache was used outside a Tokio runtime: it runs each fetch in its own task.
     #[error("the token cache needs a Tokio runtime to run its fetch task")]
     NoRuntime,
+    /// The Tokio runtime has a driver disabled that the token source needs (the HTTP exchange
+    /// needs both: time for its timeouts, IO for its sockets).
+    #[error(
+        "the Tokio runtime was built without a driver the token source needs: build it with `{enable}()` (or `enable_all()`)"
+    )]
+    #[non_exhaustive]
+    DisabledDriver {
+        /// The runtime builder's method that enables it: `enable_time` or `enable_io`.
+        enable: &'static str,
+    },
+}
+
+impl ConfigError {
+    /// An invalid setting `field`, for `reason`.
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// An unusable URL (`what` names it, or the variable it came from), for `reason`.
+    pub fn invalid_url(what: &'static str, reason: impl Into<String>) -> Self {
+        Self::InvalidUrl {
+            what,
+            reason: reason.into(),
+        }
+    }
+
+    /// The environment variable `name` is not set.
+    pub fn missing_env(name: &'static str) -> Self {
+        Self::MissingEnv { name }
+    }
+
+    /// Whether a required setting (an environment variable) is missing or empty.
+    pub fn is_missing(&self) -> bool {
+        matches!(self, Self::MissingEnv { .. } | Self::EmptyEnv { .. })
+    }
 }
 
 /// An error response of RFC 6749 section 5.2.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OAuthErrorResponse {
     /// The `error` code.
     pub error: OAuthErrorCode,
-    /// The `error_description`, redacted and shortened.
+    /// The `error_description`, redacted, escaped and shortened.
     pub error_description: Option<String>,
-    /// The `error_uri`.
+    /// The `error_uri`, escaped and shortened.
     pub error_uri: Option<String>,
+}
+
+impl OAuthErrorResponse {
+    /// A response with only the `error` code.
+    pub fn new(error: OAuthErrorCode) -> Self {
+        Self {
+            error,
+            error_description: None,
+            error_uri: None,
+        }
+    }
+
+    /// Adds an `error_description` (it is escaped and shortened as a server's would be).
+    #[must_use]
+    pub fn with_description(mut self, description: &str) -> Self {
+        self.error_description = Some(crate::redact::sanitize(description, 500));
+        self
+    }
 }
 
 impl fmt::Display for OAuthErrorResponse {
@@ -265,8 +492,20 @@ pub enum OAuthErrorCode {
     ServerError,
     /// `temporarily_unavailable` (section 4.1.2.1; some token endpoints use it)
     TemporarilyUnavailable,
-    /// Any other code, as sent.
-    Other(String),
+    /// Any other code, as sent (escaped and shortened). Only [`OAuthErrorCode::parse`] builds
+    /// it, so it never holds one of the codes above.
+    Other(OtherErrorCode),
+}
+
+/// An `error` code this crate does not name (see [`OAuthErrorCode::Other`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OtherErrorCode(String);
+
+impl OtherErrorCode {
+    /// The code as sent (escaped and shortened).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl OAuthErrorCode {
@@ -281,7 +520,7 @@ impl OAuthErrorCode {
             "invalid_scope" => Self::InvalidScope,
             "server_error" => Self::ServerError,
             "temporarily_unavailable" => Self::TemporarilyUnavailable,
-            other => Self::Other(other.to_owned()),
+            other => Self::Other(OtherErrorCode(crate::redact::sanitize(other, 100))),
         }
     }
 
@@ -296,7 +535,7 @@ impl OAuthErrorCode {
             Self::InvalidScope => "invalid_scope",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
-            Self::Other(other) => other,
+            Self::Other(other) => other.as_str(),
         }
     }
 
@@ -309,188 +548,6 @@ impl OAuthErrorCode {
 impl fmt::Display for OAuthErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// The start of a response body, safe to log: known secrets, values of credential-bearing
-/// keys and every long token-like run of characters are replaced by `[redacted]`, then the
-/// text is cut to [`Excerpt::MAX_CHARS`] characters.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Excerpt(String);
-
-impl Excerpt {
-    /// The longest excerpt, in characters.
-    pub const MAX_CHARS: usize = 160;
-
-    /// The excerpt text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Excerpt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
-
-impl fmt::Display for Excerpt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Removes secrets from text taken from a response before it goes into an error.
-///
-/// Three passes, in this order, over the whole text before it is shortened (so a secret cut in
-/// half by the shortening is already gone): every known secret (the client secret) is
-/// replaced; the value after a credential-bearing key (`access_token`, `refresh_token`,
-/// `id_token`, `client_secret`, `password`, `assertion`) is replaced; every run of 20 or more
-/// characters from the token alphabet (`A-Z a-z 0-9 - . _ ~ + / =`) is replaced.
-#[derive(Clone, Default)]
-pub struct Redactor {
-    secrets: Vec<Arc<str>>,
-}
-
-impl fmt::Debug for Redactor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} known secrets)", self.secrets.len())
-    }
-}
-
-const REDACTED: &str = "[redacted]";
-const SENSITIVE_KEYS: [&str; 6] = [
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "client_secret",
-    "password",
-    "assertion",
-];
-const LONG_RUN: usize = 20;
-
-impl Redactor {
-    /// A redactor that knows no specific secret (the generic passes still apply).
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Also replaces every occurrence of `secret` (ignored if empty).
-    #[must_use]
-    pub fn with_secret(mut self, secret: &str) -> Self {
-        if !secret.is_empty() {
-            self.secrets.push(Arc::from(secret));
-            // Bodies may carry the secret form-urlencoded (a form body echoed back).
-            let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-            if encoded != secret {
-                self.secrets.push(Arc::from(encoded.as_str()));
-            }
-        }
-        self
-    }
-
-    /// An excerpt of a raw body (lossy UTF-8), redacted and shortened; `None` if the body is
-    /// empty or only whitespace.
-    pub fn excerpt(&self, body: &[u8]) -> Option<Excerpt> {
-        let text = String::from_utf8_lossy(body);
-        let text = self.redact(&text);
-        let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if collapsed.is_empty() {
-            return None;
-        }
-        Some(Excerpt(truncate_chars(&collapsed, Excerpt::MAX_CHARS)))
-    }
-
-    /// Redacts free text (such as an `error_description`) and shortens it to 500 characters.
-    pub fn text(&self, text: &str) -> String {
-        truncate_chars(&self.redact(text), 500)
-    }
-
-    fn redact(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        for secret in &self.secrets {
-            if text.contains(&**secret) {
-                text = text.replace(&**secret, REDACTED);
-            }
-        }
-        redact_long_runs(&redact_sensitive_values(&text))
-    }
-}
-
-/// Replaces the value following any sensitive key, in JSON (`"key": "value"`) or form
-/// (`key=value`) syntax, up to the next quote, `&`, comma, brace or whitespace.
-fn redact_sensitive_values(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    'outer: while !rest.is_empty() {
-        for key in SENSITIVE_KEYS {
-            if let Some(after_key) = rest.strip_prefix(key) {
-                out.push_str(key);
-                // Skip the key's closing quote, the separator and the value's opening quote.
-                let trimmed = after_key.trim_start_matches(['"', ' ', '\t']);
-                let Some(after_sep) = trimmed.strip_prefix([':', '=']) else {
-                    rest = after_key;
-                    continue 'outer;
-                };
-                let spaced = after_sep.trim_start_matches([' ', '\t']);
-                let quoted = spaced.starts_with('"');
-                let value_start = spaced.trim_start_matches('"');
-                out.push_str(&after_key[..after_key.len() - value_start.len()]);
-                // A quoted value runs to its closing quote, spaces included; a bare one (form
-                // syntax, JSON numbers) to the next delimiter.
-                let end = if quoted {
-                    value_start.find('"')
-                } else {
-                    value_start.find(['&', ',', '}', ' ', '\n', '\r', '\t'])
-                }
-                .unwrap_or(value_start.len());
-                if end > 0 {
-                    out.push_str(REDACTED);
-                }
-                rest = &value_start[end..];
-                continue 'outer;
-            }
-        }
-        let mut chars = rest.chars();
-        if let Some(c) = chars.next() {
-            out.push(c);
-        }
-        rest = chars.as_str();
-    }
-    out
-}
-
-fn is_token_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '+' | '/' | '=')
-}
-
-fn redact_long_runs(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.chars().count() >= LONG_RUN {
-            out.push_str(REDACTED);
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in text.chars() {
-        if is_token_char(c) {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
-}
-
-fn truncate_chars(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
     }
 }
 
@@ -510,93 +567,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn excerpt_redacts_known_secrets_keys_and_long_runs() {
-        let redactor = Redactor::new().with_secret("s3cr3t!");
-        let body = br#"{"access_token":"abc","note":"s3cr3t! leaked","jwt":"eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjF9.c2ln"}"#;
-        let excerpt = redactor.excerpt(body).unwrap();
-        let text = excerpt.as_str();
-        assert!(!text.contains("abc"), "{text}");
-        assert!(!text.contains("s3cr3t"), "{text}");
-        assert!(!text.contains("eyJ"), "{text}");
-        assert_eq!(
-            text,
-            r#"{"access_token":"[redacted]","note":"[redacted] leaked","jwt":"[redacted]"}"#
-        );
-    }
-
-    #[test]
-    fn excerpt_redacts_form_syntax_and_encoded_secrets() {
-        let redactor = Redactor::new().with_secret("a b&c");
-        let text = redactor
-            .excerpt(b"client_id=x&client_secret=a+b%26c&password=pw")
-            .unwrap();
-        assert_eq!(
-            text.as_str(),
-            "client_id=x&client_secret=[redacted]&password=[redacted]"
-        );
-    }
-
-    #[test]
-    fn excerpt_is_short_and_secret_free_even_when_cut() {
-        let secret = "x".repeat(10);
-        let mut body = "<html>".repeat(30);
-        body.push_str(&secret);
-        let redactor = Redactor::new().with_secret(&secret);
-        let excerpt = redactor.excerpt(body.as_bytes()).unwrap();
-        assert!(excerpt.as_str().chars().count() <= Excerpt::MAX_CHARS + 1);
-        assert!(!excerpt.as_str().contains("xxxx"));
-    }
-
-    #[test]
-    fn html_stays_readable() {
-        let excerpt = Redactor::new()
-            .excerpt(
-                b"<html>\n<head><title>502 Bad Gateway</title></head>\n<body>nginx</body></html>",
-            )
-            .unwrap();
-        assert_eq!(
-            excerpt.as_str(),
-            "<html> <head><title>502 Bad Gateway</title></head> <body>nginx</body></html>"
-        );
-    }
-
-    #[test]
-    fn empty_bodies_have_no_excerpt() {
-        assert_eq!(Redactor::new().excerpt(b" \n "), None);
-        assert_eq!(Redactor::new().excerpt(b""), None);
-    }
-
-    #[test]
-    fn invalid_utf8_is_handled() {
-        let excerpt = Redactor::new().excerpt(&[0xff, 0xfe, b'o', b'k']).unwrap();
-        assert!(excerpt.as_str().ends_with("ok"));
-    }
-
-    #[test]
     fn retryable_classification() {
-        let status = |s: u16| AuthError::UnexpectedStatus {
-            status: StatusCode::from_u16(s).unwrap(),
-            excerpt: None,
-        };
+        let status = |s: u16| AuthError::unexpected_status(StatusCode::from_u16(s).unwrap());
         assert!(status(503).is_retryable());
         assert!(status(429).is_retryable());
         assert!(status(408).is_retryable());
         assert!(!status(404).is_retryable());
         assert!(!status(302).is_retryable());
-        let rejected = AuthError::RejectedCredentials {
-            status: StatusCode::UNAUTHORIZED,
-            error: None,
-        };
+        let rejected = AuthError::rejected_credentials(StatusCode::UNAUTHORIZED, None);
         assert!(!rejected.is_retryable());
         assert!(rejected.is_rejected_credentials());
-        let server_error = AuthError::OAuth {
-            status: StatusCode::BAD_REQUEST,
-            error: OAuthErrorResponse {
-                error: OAuthErrorCode::TemporarilyUnavailable,
-                error_description: None,
-                error_uri: None,
-            },
-        };
+        let server_error = AuthError::oauth(
+            StatusCode::BAD_REQUEST,
+            OAuthErrorResponse::new(OAuthErrorCode::TemporarilyUnavailable),
+        );
         assert!(server_error.is_retryable());
+        assert!(
+            !AuthError::ExpiredOnArrival {
+                expired_for: Duration::ZERO
+            }
+            .is_retryable()
+        );
+        let custom = SourceError::new(InvalidTokenValue).retryable(true);
+        assert!(AuthError::from(custom).is_retryable());
+    }
+
+    #[test]
+    fn retry_after_travels_with_the_error() {
+        let error = AuthError::unexpected_status(StatusCode::SERVICE_UNAVAILABLE)
+            .with_retry_after(Some(Duration::from_secs(3)));
+        assert_eq!(error.retry_after(), Some(Duration::from_secs(3)));
+        assert_eq!(AuthError::timeout(Duration::ZERO).retry_after(), None);
+    }
+
+    #[test]
+    fn unknown_codes_are_kept_escaped_and_known_ones_are_never_other() {
+        assert_eq!(
+            OAuthErrorCode::parse("invalid_client"),
+            OAuthErrorCode::InvalidClient
+        );
+        let other = OAuthErrorCode::parse("slow_down\x1b[2J");
+        assert_eq!(other.as_str(), "slow_down\\u{1b}[2J");
+        assert!(matches!(other, OAuthErrorCode::Other(_)));
     }
 }

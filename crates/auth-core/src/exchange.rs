@@ -1,30 +1,33 @@
 //! The client-credentials exchange (RFC 6749 section 4.4) over reqwest: a [`TokenSource`]
-//! that vendor crates configure.
+//! that vendor crates configure, and [`SourceConfig`], the settings every vendor
+//! configuration passes through to it.
 //!
 //! This module owns the wire: how the client authenticates (Basic header with form-urlencoded
-//! id and secret, RFC 6749 section 2.3.1, or body parameters), how the body is encoded (form or
-//! JSON), timeouts, and the retry loop for transient failures. It caches nothing.
+//! id and secret, RFC 6749 section 2.3.1, or body parameters), how the body is encoded (form,
+//! JSON, or negotiated), timeouts, and one attempt of the request; the retries go through the
+//! one retry loop ([`crate::retry::run`]). It caches nothing.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use chrono::{DateTime, Utc};
 use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use tracing::{Instrument as _, debug, field, warn};
 
-use crate::clock::{Clock, SystemClock};
-use crate::error::{AuthError, ConfigError, Redactor};
-use crate::http::{BodyError, default_client, read_body_limited};
+use crate::cache::{TokenCache, TokenCacheBuilder};
+use crate::clock::{Clock, SharedClock, nanos_duration};
+use crate::error::{AuthError, ConfigError, OAuthErrorCode};
+use crate::http::{BodyError, default_client, read_body_limited, retry_after, transport_kind};
 use crate::provider::TokenSource;
+use crate::redact::Redactor;
 use crate::response::{MAX_BODY_BYTES, parse_token_response};
-use crate::retry::RetryPolicy;
+use crate::retry::{self, Failed, RetryPolicy};
 use crate::secret::{ClientId, ClientSecret};
 use crate::token::{AccessToken, Scopes};
 use crate::url::TokenUrl;
@@ -51,6 +54,12 @@ pub enum BodyEncoding {
     /// `application/json` with the same parameters as string members (Podero's documented
     /// request).
     Json,
+    /// JSON first; when the server answers that it found no grant type
+    /// (`unsupported_grant_type`, or `invalid_request` about a missing `grant_type`: it does
+    /// not parse JSON bodies), the same request once more as a form, and from then on
+    /// whichever encoding worked, for the life of the source. No other answer ever causes a
+    /// second request.
+    Auto,
 }
 
 /// The default total timeout of one token request attempt.
@@ -59,7 +68,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A [`TokenSource`] that performs the client-credentials grant.
 ///
 /// ```
-/// # fn main() -> Result<(), auth_core::AuthError> {
+/// # fn main() -> Result<(), auth_core::ConfigError> {
 /// use auth_core::{BodyEncoding, ClientAuth, ClientCredentials, TokenCache, TokenUrl};
 ///
 /// let source = ClientCredentials::builder(
@@ -87,14 +96,23 @@ struct Inner {
     client_secret: ClientSecret,
     client_auth: ClientAuth,
     body_encoding: BodyEncoding,
+    /// With [`BodyEncoding::Auto`]: whether the server turned out to want a form body.
+    negotiated_form: AtomicBool,
     scopes: Scopes,
     params: Vec<(String, String)>,
     headers: HeaderMap,
     timeout: Duration,
     retry: RetryPolicy,
-    clock: Arc<dyn Clock>,
+    clock: SharedClock,
     label: Cow<'static, str>,
     redactor: Redactor,
+}
+
+/// The encoding one attempt uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wire {
+    Form,
+    Json,
 }
 
 impl ClientCredentials {
@@ -113,10 +131,7 @@ impl ClientCredentials {
             scopes: Scopes::empty(),
             params: Vec::new(),
             headers: HeaderMap::new(),
-            timeout: DEFAULT_TIMEOUT,
-            retry: RetryPolicy::default(),
-            http: None,
-            clock: None,
+            options: ExchangeOptions::default(),
             label: Cow::Borrowed("oauth2"),
         }
     }
@@ -132,7 +147,7 @@ impl ClientCredentials {
     }
 
     /// The clock used for `obtained_at` and retry waits.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
+    pub fn clock(&self) -> &SharedClock {
         &self.inner.clock
     }
 
@@ -141,17 +156,40 @@ impl ClientCredentials {
         &self.inner.http
     }
 
-    /// A redactor that knows this client's secret, for errors built from its responses.
+    /// A redactor that knows this client's secret (and Basic credentials), for errors built
+    /// from its responses.
     pub fn redactor(&self) -> &Redactor {
         &self.inner.redactor
+    }
+
+    /// The body encoding the next request uses: [`BodyEncoding::Form`] or
+    /// [`BodyEncoding::Json`], negotiated so far if the configuration says
+    /// [`BodyEncoding::Auto`].
+    pub fn current_body_encoding(&self) -> BodyEncoding {
+        match self.wire() {
+            Wire::Form => BodyEncoding::Form,
+            Wire::Json => BodyEncoding::Json,
+        }
+    }
+
+    fn wire(&self) -> Wire {
+        match self.inner.body_encoding {
+            BodyEncoding::Form => Wire::Form,
+            BodyEncoding::Json => Wire::Json,
+            BodyEncoding::Auto if self.inner.negotiated_form.load(Ordering::Relaxed) => Wire::Form,
+            BodyEncoding::Auto => Wire::Json,
+        }
     }
 
     /// The request one attempt sends, built but not sent: for inspection, fixtures and tests.
     ///
     /// # Errors
-    /// [`AuthError::MalformedResponse`] never; [`AuthError::Config`] if the body cannot be
-    /// encoded.
-    pub fn token_request(&self) -> Result<reqwest::Request, AuthError> {
+    /// [`ConfigError`] if the body or the Basic header cannot be encoded.
+    pub fn token_request(&self) -> Result<reqwest::Request, ConfigError> {
+        self.request(self.wire())
+    }
+
+    fn request(&self, wire: Wire) -> Result<reqwest::Request, ConfigError> {
         let inner = &*self.inner;
         let scope = inner.scopes.to_string();
         let mut params: Vec<(&str, &str)> = Vec::with_capacity(4 + inner.params.len());
@@ -165,20 +203,18 @@ impl ClientCredentials {
         }
         params.extend(inner.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
 
-        let (content_type, body) = match inner.body_encoding {
-            BodyEncoding::Form => (
+        let (content_type, body) = match wire {
+            Wire::Form => (
                 "application/x-www-form-urlencoded",
                 form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(&params)
                     .finish()
                     .into_bytes(),
             ),
-            BodyEncoding::Json => (
+            Wire::Json => (
                 "application/json",
-                serde_json::to_vec(&OrderedObject(&params)).map_err(|e| ConfigError::Invalid {
-                    field: "token request body",
-                    reason: e.to_string(),
-                })?,
+                serde_json::to_vec(&OrderedObject(&params))
+                    .map_err(|e| ConfigError::invalid("token request body", e.to_string()))?,
             ),
         };
 
@@ -200,61 +236,124 @@ impl ClientCredentials {
         Ok(request)
     }
 
-    /// One attempt: send, read the body up to the bound, parse.
-    async fn attempt(&self) -> Result<AccessToken, Failure> {
+    /// One attempt: send (negotiating the body encoding if configured to), read the body up to
+    /// the bound, parse.
+    async fn attempt(&self) -> Result<AccessToken, Failed<AuthError>> {
+        let wire = self.wire();
+        let result = self.send(wire).await;
+        if self.inner.body_encoding != BodyEncoding::Auto {
+            return result;
+        }
+        match result {
+            Err(failed) if names_no_grant_type(&failed.error) => {
+                let other = match wire {
+                    Wire::Json => Wire::Form,
+                    Wire::Form => Wire::Json,
+                };
+                debug!(
+                    from = ?wire,
+                    to = ?other,
+                    "the token endpoint found no grant type in the body; trying the other encoding once"
+                );
+                let retried = self.send(other).await;
+                if retried.is_ok() {
+                    self.inner
+                        .negotiated_form
+                        .store(other == Wire::Form, Ordering::Relaxed);
+                }
+                retried
+            }
+            result => result,
+        }
+    }
+
+    async fn send(&self, wire: Wire) -> Result<AccessToken, Failed<AuthError>> {
         let inner = &*self.inner;
-        let request = self.token_request().map_err(Failure::new)?;
+        let request = self.request(wire).map_err(|e| Failed::fatal(e.into()))?;
         let sent_at = inner.clock.now();
-        let started = Instant::now();
-        let response = inner
-            .http
-            .execute(request)
-            .await
-            .map_err(|e| Failure::new(self.map_reqwest(e)))?;
+        let started = inner.clock.now_unix_nanos();
+        let response = inner.http.execute(request).await.map_err(|e| {
+            let error = self.map_reqwest(e);
+            let retryable = error.is_retryable();
+            Failed {
+                error,
+                retryable,
+                retry_after: None,
+            }
+        })?;
         let status = response.status();
-        let retry_after = retry_after(response.headers(), inner.clock.now());
+        let asked = retry_after(response.headers(), inner.clock.now());
         let body = read_body_limited(response, MAX_BODY_BYTES)
             .await
-            .map_err(|e| Failure {
-                error: match e {
+            .map_err(|e| {
+                let error = match e {
                     BodyError::Read(e) => self.map_reqwest(e),
                     BodyError::TooLarge { limit } => AuthError::MalformedResponse {
                         status,
                         reason: format!("the body is larger than {limit} bytes"),
                         excerpt: None,
                     },
-                },
-                retry_after,
+                };
+                let retryable = error.is_retryable();
+                Failed {
+                    error,
+                    retryable,
+                    retry_after: asked,
+                }
             })?;
         debug!(
             status = status.as_u16(),
-            duration_ms = started.elapsed().as_millis() as u64,
+            duration_ms = u64::try_from(
+                nanos_duration(inner.clock.now_unix_nanos().saturating_sub(started)).as_millis()
+            )
+            .unwrap_or(u64::MAX),
             "token endpoint answered"
         );
         let parsed = if status.is_redirection() {
             // Never followed (see `http::client_builder`); say so plainly.
-            Err(AuthError::UnexpectedStatus {
-                status,
-                excerpt: None,
-            })
+            Err(AuthError::unexpected_status(status))
         } else {
             parse_token_response(status, &body, sent_at, &inner.redactor)
         };
-        parsed.map_err(|error| Failure { error, retry_after })
+        parsed.map_err(|error| {
+            let error = error.with_retry_after(asked);
+            let retryable = error.is_retryable();
+            Failed {
+                error,
+                retryable,
+                retry_after: asked,
+            }
+        })
     }
 
     fn map_reqwest(&self, error: reqwest::Error) -> AuthError {
         if error.is_timeout() {
-            AuthError::Timeout {
-                after: self.inner.timeout,
-            }
+            AuthError::timeout(self.inner.timeout)
         } else {
-            AuthError::transport(error)
+            AuthError::Transport {
+                kind: transport_kind(&error),
+                source: Arc::new(error.without_url()),
+            }
         }
     }
 }
 
-#[async_trait]
+/// Whether the server says it found no grant type: what a server that does not parse this
+/// body encoding answers.
+fn names_no_grant_type(error: &AuthError) -> bool {
+    let Some(oauth) = error.oauth_error() else {
+        return false;
+    };
+    match oauth.error {
+        OAuthErrorCode::UnsupportedGrantType => true,
+        OAuthErrorCode::InvalidRequest => oauth
+            .error_description
+            .as_deref()
+            .is_some_and(|d| d.contains("grant_type")),
+        _ => false,
+    }
+}
+
 impl TokenSource for ClientCredentials {
     async fn fetch_token(&self) -> Result<AccessToken, AuthError> {
         let inner = &*self.inner;
@@ -263,51 +362,21 @@ impl TokenSource for ClientCredentials {
             vendor = %inner.label,
             host = %inner.token_url.host(),
             attempt = field::Empty,
-            status = field::Empty,
         );
         async {
-            let started = inner.clock.now();
-            let mut attempts = 0;
-            loop {
-                attempts += 1;
-                tracing::Span::current().record("attempt", attempts);
-                let failure = match self.attempt().await {
-                    Ok(token) => {
-                        tracing::Span::current().record("status", 200);
-                        debug!(
-                            expires_at = ?token.expires_at(),
-                            scopes = %token.scopes(),
-                            "token obtained"
-                        );
-                        return Ok(token);
-                    }
-                    Err(failure) => failure,
-                };
-                let error = failure.error;
-                if let Some(status) = error.status() {
-                    tracing::Span::current().record("status", status.as_u16());
-                }
-                let elapsed = (inner.clock.now() - started).to_std().unwrap_or_default();
-                let delay = error
-                    .is_retryable()
-                    .then(|| {
-                        inner
-                            .retry
-                            .next_delay(attempts, elapsed, failure.retry_after)
-                    })
-                    .flatten();
-                let Some(delay) = delay else {
-                    warn!(error = %error, attempts, "token request failed");
-                    return Err(error);
-                };
-                warn!(
-                    error = %error,
-                    attempts,
-                    retry_in_ms = delay.as_millis() as u64,
-                    "token request failed; retrying"
-                );
-                inner.clock.sleep(delay).await;
+            let result = retry::run(&inner.retry, &inner.clock, "token request", |_| {
+                self.attempt()
+            })
+            .await;
+            match &result {
+                Ok(token) => debug!(
+                    expires_at = ?token.expires_at(),
+                    scopes = %token.scopes(),
+                    "token obtained"
+                ),
+                Err(error) => warn!(%error, "token request failed"),
             }
+            result
         }
         .instrument(span)
         .await
@@ -331,21 +400,6 @@ impl fmt::Debug for ClientCredentials {
     }
 }
 
-/// A failed attempt: the error, and the server's `Retry-After` if it sent one.
-struct Failure {
-    error: AuthError,
-    retry_after: Option<Duration>,
-}
-
-impl Failure {
-    fn new(error: AuthError) -> Self {
-        Self {
-            error,
-            retry_after: None,
-        }
-    }
-}
-
 /// The transport settings vendor configurations pass through to the exchange unchanged: the
 /// HTTP client, the clock, the retry policy and the per-attempt timeout. `None` keeps the
 /// exchange's default.
@@ -355,7 +409,7 @@ pub struct ExchangeOptions {
     /// The HTTP client (see [`ClientCredentialsBuilder::http_client`]).
     pub http_client: Option<reqwest::Client>,
     /// The clock (see [`ClientCredentialsBuilder::clock`]).
-    pub clock: Option<Arc<dyn Clock>>,
+    pub clock: Option<SharedClock>,
     /// The retry policy (see [`ClientCredentialsBuilder::retry`]).
     pub retry: Option<RetryPolicy>,
     /// The per-attempt timeout (see [`ClientCredentialsBuilder::timeout`]).
@@ -373,6 +427,81 @@ impl fmt::Debug for ExchangeOptions {
     }
 }
 
+/// The settings every vendor configuration shares, written once: the exchange's transport
+/// options, and the ways to finish a configuration (a bare source, a cache, a cache builder).
+///
+/// A vendor configuration implements the two required methods; everything else comes with
+/// it. Bring the trait into scope to call them (`use podero_auth::SourceConfig as _;`, or
+/// the vendor crate's re-export).
+pub trait SourceConfig: Sized {
+    /// The token source this configuration builds.
+    type Source: TokenSource;
+
+    /// The transport options, for the provided setters.
+    fn exchange_options(&mut self) -> &mut ExchangeOptions;
+
+    /// Builds the exchange, without a cache.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a configuration that cannot work.
+    fn into_source(self) -> Result<Self::Source, ConfigError>;
+
+    /// The name of caches built from this configuration, for logs and metrics (default
+    /// `oauth2`).
+    fn cache_name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("oauth2")
+    }
+
+    /// The HTTP client to share with API calls (build it from
+    /// [`http::client_builder`](crate::http::client_builder) so that redirects stay off).
+    #[must_use]
+    fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.exchange_options().http_client = Some(http);
+        self
+    }
+
+    /// The clock for `obtained_at`, retry waits and the cache (default: the system clock).
+    #[must_use]
+    fn clock(mut self, clock: impl Clock) -> Self {
+        self.exchange_options().clock = Some(SharedClock::new(clock));
+        self
+    }
+
+    /// The retry policy of the token request (default: [`RetryPolicy::default`]).
+    #[must_use]
+    fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.exchange_options().retry = Some(retry);
+        self
+    }
+
+    /// The timeout of one token request attempt (default: 30 s).
+    #[must_use]
+    fn timeout(mut self, timeout: Duration) -> Self {
+        self.exchange_options().timeout = Some(timeout);
+        self
+    }
+
+    /// A cache builder over the exchange, using the same clock, for custom cache settings.
+    ///
+    /// # Errors
+    /// As [`into_source`](Self::into_source).
+    fn into_cache_builder(mut self) -> Result<TokenCacheBuilder<Self::Source>, ConfigError> {
+        let clock = self.exchange_options().clock.clone().unwrap_or_default();
+        let name = self.cache_name();
+        Ok(TokenCache::builder(self.into_source()?)
+            .clock(clock)
+            .name(name))
+    }
+
+    /// A ready token cache with the default settings.
+    ///
+    /// # Errors
+    /// As [`into_source`](Self::into_source).
+    fn into_cache(self) -> Result<TokenCache<Self::Source>, ConfigError> {
+        Ok(self.into_cache_builder()?.build())
+    }
+}
+
 /// Configures a [`ClientCredentials`]; every setting has a default except the URL and
 /// credentials.
 #[must_use]
@@ -385,11 +514,21 @@ pub struct ClientCredentialsBuilder {
     scopes: Scopes,
     params: Vec<(String, String)>,
     headers: HeaderMap,
-    timeout: Duration,
-    retry: RetryPolicy,
-    http: Option<reqwest::Client>,
-    clock: Option<Arc<dyn Clock>>,
+    options: ExchangeOptions,
     label: Cow<'static, str>,
+}
+
+impl fmt::Debug for ClientCredentialsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentialsBuilder")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("client_auth", &self.client_auth)
+            .field("body_encoding", &self.body_encoding)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientCredentialsBuilder {
@@ -427,13 +566,13 @@ impl ClientCredentialsBuilder {
     /// The total timeout of one attempt, from connecting to the end of the body (default:
     /// 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.options.timeout = Some(timeout);
         self
     }
 
     /// The retry policy for transient failures (default: [`RetryPolicy::default`]).
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.options.retry = Some(retry);
         self
     }
 
@@ -441,29 +580,30 @@ impl ClientCredentialsBuilder {
     /// [`http::client_builder`](crate::http::client_builder) so that redirects stay off; its
     /// connect timeout is yours. Default: a client from that builder.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
+        self.options.http_client = Some(http);
         self
     }
 
-    /// The clock for `obtained_at` and retry waits (default: a [`SystemClock`]).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+    /// The clock for `obtained_at` and retry waits (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.options.clock = Some(SharedClock::new(clock));
         self
     }
 
     /// Applies every setting `options` holds; the others keep their current value.
     pub fn options(mut self, options: ExchangeOptions) -> Self {
-        if let Some(http) = options.http_client {
-            self.http = Some(http);
+        let current = &mut self.options;
+        if options.http_client.is_some() {
+            current.http_client = options.http_client;
         }
-        if let Some(clock) = options.clock {
-            self.clock = Some(clock);
+        if options.clock.is_some() {
+            current.clock = options.clock;
         }
-        if let Some(retry) = options.retry {
-            self.retry = retry;
+        if options.retry.is_some() {
+            current.retry = options.retry;
         }
-        if let Some(timeout) = options.timeout {
-            self.timeout = timeout;
+        if options.timeout.is_some() {
+            current.timeout = options.timeout;
         }
         self
     }
@@ -477,15 +617,11 @@ impl ClientCredentialsBuilder {
     /// Builds the exchange.
     ///
     /// # Errors
-    /// [`AuthError::Config`] for an empty client id, a reserved extra parameter, or an HTTP
-    /// client that cannot be built.
-    pub fn build(self) -> Result<ClientCredentials, AuthError> {
+    /// [`ConfigError`] for an empty client id, a reserved extra parameter, or an HTTP client
+    /// that cannot be built.
+    pub fn build(self) -> Result<ClientCredentials, ConfigError> {
         if self.client_id.as_str().is_empty() {
-            return Err(ConfigError::Invalid {
-                field: "client id",
-                reason: "it is empty".into(),
-            }
-            .into());
+            return Err(ConfigError::invalid("client id", "it is empty"));
         }
         if let Some((name, _)) = self.params.iter().find(|(name, _)| {
             matches!(
@@ -493,18 +629,22 @@ impl ClientCredentialsBuilder {
                 "grant_type" | "scope" | "client_id" | "client_secret"
             )
         }) {
-            return Err(ConfigError::Invalid {
-                field: "token request parameter",
-                reason: format!("`{name}` is set by the exchange itself"),
-            }
-            .into());
+            return Err(ConfigError::invalid(
+                "token request parameter",
+                format!(
+                    "`{}` is set by the exchange itself",
+                    crate::redact::sanitize(name, 40)
+                ),
+            ));
         }
-        let http = match self.http {
+        let options = self.options;
+        let http = match options.http_client {
             Some(http) => http,
             None => default_client()?,
         };
-        let redactor = Redactor::new().with_secret(self.client_secret.expose_secret());
-        Ok(ClientCredentials {
+        let redactor = Redactor::new()
+            .with_basic_credentials(self.client_id.as_str(), self.client_secret.expose_secret());
+        let client = ClientCredentials {
             inner: Arc::new(Inner {
                 http,
                 token_url: self.token_url,
@@ -512,16 +652,20 @@ impl ClientCredentialsBuilder {
                 client_secret: self.client_secret,
                 client_auth: self.client_auth,
                 body_encoding: self.body_encoding,
+                negotiated_form: AtomicBool::new(false),
                 scopes: self.scopes,
                 params: self.params,
                 headers: self.headers,
-                timeout: self.timeout,
-                retry: self.retry,
-                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock::new())),
+                timeout: options.timeout.unwrap_or(DEFAULT_TIMEOUT),
+                retry: options.retry.unwrap_or_default(),
+                clock: options.clock.unwrap_or_default(),
                 label: self.label,
                 redactor,
             }),
-        })
+        };
+        // Fail now, not at the first request, if the credentials cannot be encoded.
+        client.token_request()?;
+        Ok(client)
     }
 }
 
@@ -529,13 +673,15 @@ impl ClientCredentialsBuilder {
 ///
 /// RFC 6749 section 2.3.1 form-urlencodes both parts first, so a `:` in the id cannot split it
 /// wrongly; for alphanumeric credentials this equals plain `base64(id:secret)`.
-fn basic_authorization(id: &ClientId, secret: &ClientSecret) -> Result<HeaderValue, AuthError> {
+fn basic_authorization(id: &ClientId, secret: &ClientSecret) -> Result<HeaderValue, ConfigError> {
     let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let credentials = format!("{}:{}", encode(id.as_str()), encode(secret.expose_secret()));
     let mut header = HeaderValue::try_from(format!("Basic {}", BASE64.encode(credentials)))
-        .map_err(|_| ConfigError::Invalid {
-            field: "client credentials",
-            reason: "they cannot be encoded into a Basic header".into(),
+        .map_err(|_| {
+            ConfigError::invalid(
+                "client credentials",
+                "they cannot be encoded into a Basic header",
+            )
         })?;
     header.set_sensitive(true);
     Ok(header)
@@ -552,20 +698,6 @@ impl Serialize for OrderedObject<'_> {
         }
         map.end()
     }
-}
-
-/// Parses `Retry-After`: delta-seconds or an HTTP date (RFC 9110 section 10.2.3).
-pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = DateTime::parse_from_rfc2822(value).ok()?;
-    Some((at.with_timezone(&Utc) - now).to_std().unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -589,19 +721,28 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_parses_seconds_and_dates() {
-        let now = DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let mut headers = HeaderMap::new();
-        headers.insert("retry-after", HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(7)));
-        headers.insert(
-            "retry-after",
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:30 GMT"),
-        );
-        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(30)));
-        headers.insert("retry-after", HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&headers, now), None);
+    fn only_a_missing_grant_type_triggers_negotiation() {
+        use crate::error::OAuthErrorResponse;
+        use reqwest::StatusCode;
+        let oauth = |code: &str, description: Option<&str>| {
+            let mut error = OAuthErrorResponse::new(OAuthErrorCode::parse(code));
+            if let Some(description) = description {
+                error = error.with_description(description);
+            }
+            AuthError::oauth(StatusCode::BAD_REQUEST, error)
+        };
+        assert!(names_no_grant_type(&oauth("unsupported_grant_type", None)));
+        assert!(names_no_grant_type(&oauth(
+            "invalid_request",
+            Some("Missing form parameter: grant_type")
+        )));
+        assert!(!names_no_grant_type(&oauth(
+            "invalid_request",
+            Some("bad scope")
+        )));
+        assert!(!names_no_grant_type(&oauth("invalid_client", None)));
+        assert!(!names_no_grant_type(&AuthError::unexpected_status(
+            StatusCode::BAD_REQUEST
+        )));
     }
 }

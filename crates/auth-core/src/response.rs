@@ -10,7 +10,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::StatusCode;
 use serde_json::{Map, Value};
 
-use crate::error::{AuthError, OAuthErrorCode, OAuthErrorResponse, Redactor};
+use crate::error::{AuthError, OAuthErrorCode, OAuthErrorResponse};
+use crate::redact::Redactor;
 use crate::token::{AccessToken, Scopes, TokenType};
 
 /// The largest token response body read, in bytes. Real responses are a few hundred bytes;
@@ -40,8 +41,9 @@ pub fn parse_token_response(
     obtained_at: DateTime<Utc>,
     redactor: &Redactor,
 ) -> Result<AccessToken, AuthError> {
-    let object = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(object)) => Some(object),
+    let parsed = serde_json::from_slice::<Value>(body);
+    let object = match &parsed {
+        Ok(Value::Object(object)) => Some(object.clone()),
         _ => None,
     };
 
@@ -56,6 +58,7 @@ pub fn parse_token_response(
             _ => AuthError::UnexpectedStatus {
                 status,
                 excerpt: redactor.excerpt(body),
+                retry_after: None,
             },
         });
     }
@@ -65,18 +68,16 @@ pub fn parse_token_response(
         excerpt: redactor.excerpt(body),
     };
     let Some(mut object) = object else {
-        return Err(malformed(
-            if serde_json::from_slice::<Value>(body).is_ok() {
-                "the body is JSON but not an object"
-            } else {
-                "the body is not JSON (or is truncated)"
-            },
-        ));
+        return Err(match parsed {
+            Ok(_) => malformed("the body is JSON but not an object"),
+            Err(error) => malformed(&describe_json_error(&error)),
+        });
     };
 
     let secret = match object.remove("access_token") {
         Some(Value::String(secret)) if !secret.is_empty() => secret,
-        Some(_) => return Err(malformed("`access_token` is not a non-empty string")),
+        Some(Value::String(_)) => return Err(malformed("`access_token` is empty")),
+        Some(_) => return Err(malformed("`access_token` is not a string")),
         None => return Err(malformed("`access_token` is missing")),
     };
     let token_type = match object.remove("token_type") {
@@ -87,7 +88,8 @@ pub fn parse_token_response(
     };
     if token_type != TokenType::Bearer {
         return Err(malformed(&format!(
-            "unsupported `token_type` `{token_type}`: only bearer tokens can be used"
+            "unsupported `token_type` `{}`: only bearer tokens can be used",
+            crate::redact::sanitize(token_type.scheme(), 40)
         )));
     }
     let expires_in = match object.remove("expires_in") {
@@ -144,11 +146,15 @@ fn oauth_error(object: &Map<String, Value>, redactor: &Redactor) -> Option<OAuth
             .filter(|s| !s.is_empty())
             .map(|s| redactor.text(s))
     };
-    Some(OAuthErrorResponse {
-        error: OAuthErrorCode::parse(code),
-        error_description: text("error_description"),
-        error_uri: text("error_uri"),
-    })
+    let code = match OAuthErrorCode::parse(code) {
+        // An unknown code is server text like any other: redacted before it is kept.
+        OAuthErrorCode::Other(_) => OAuthErrorCode::parse(&redactor.text(code)),
+        known => known,
+    };
+    let mut response = OAuthErrorResponse::new(code);
+    response.error_description = text("error_description");
+    response.error_uri = text("error_uri");
+    Some(response)
 }
 
 fn classify_error(status: StatusCode, error: Option<OAuthErrorResponse>) -> AuthError {
@@ -156,9 +162,24 @@ fn classify_error(status: StatusCode, error: Option<OAuthErrorResponse>) -> Auth
         Some(error)
             if status != StatusCode::UNAUTHORIZED && !error.error.is_rejected_credentials() =>
         {
-            AuthError::OAuth { status, error }
+            AuthError::oauth(status, error)
         }
-        error => AuthError::RejectedCredentials { status, error },
+        error => AuthError::rejected_credentials(status, error),
+    }
+}
+
+/// What is wrong with a body that does not parse, in words: not JSON at all, cut short, or
+/// JSON this parser refuses (a number out of range, nesting too deep).
+fn describe_json_error(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    if error.is_eof() {
+        "the body ends before the JSON does (truncated)".to_owned()
+    } else if text.contains("recursion limit") {
+        "the body is JSON nested too deeply to read".to_owned()
+    } else if text.contains("number out of range") {
+        "the body is JSON with a number out of range".to_owned()
+    } else {
+        "the body is not JSON".to_owned()
     }
 }
 

@@ -1,13 +1,20 @@
-//! The retry policy: how many attempts, and how long to wait before each.
+//! Retrying: the policy (how many attempts, how long to wait before each) and the one loop
+//! that applies it.
 //!
-//! Retrying is split in three, as in `reqwest-retry`: this policy (how long to wait), the
-//! classification (whether an error is transient: [`AuthError::is_retryable`] here, the SDK's
-//! own classification for API calls) and the loop that applies both (the token exchange, the
-//! SDK's request loop). The policy knows nothing of HTTP.
+//! Retrying is split in three, as in `reqwest-retry`: [`RetryPolicy`] (how long to wait), the
+//! classification (whether an error is transient: [`AuthError::is_retryable`] for token
+//! requests, the SDK's own classification for API calls, which must respect idempotency) and
+//! the loop ([`run`]) that applies both, used by the token exchange and by the SDK's request
+//! loop alike. The policy knows nothing of HTTP; the loop waits on the caller's clock.
 //!
 //! [`AuthError::is_retryable`]: crate::AuthError::is_retryable
 
+use std::fmt;
 use std::time::Duration;
+
+use tracing::warn;
+
+use crate::clock::{Clock, nanos_duration};
 
 /// Exponential backoff with full jitter, a cap on `Retry-After`, and bounds on attempts and
 /// total time.
@@ -112,6 +119,86 @@ impl RetryPolicy {
     }
 }
 
+/// How one attempt failed, as the loop sees it: the error, whether it may be retried, and the
+/// server's `Retry-After`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Failed<E> {
+    /// The error, returned if this was the last attempt.
+    pub error: E,
+    /// Whether the classification allows another attempt.
+    pub retryable: bool,
+    /// What the server asked for.
+    pub retry_after: Option<Duration>,
+}
+
+impl<E> Failed<E> {
+    /// A failure that must not be retried.
+    pub fn fatal(error: E) -> Self {
+        Self {
+            error,
+            retryable: false,
+            retry_after: None,
+        }
+    }
+
+    /// A failure that may be retried, after `retry_after` if the server asked.
+    pub fn transient(error: E, retry_after: Option<Duration>) -> Self {
+        Self {
+            error,
+            retryable: true,
+            retry_after,
+        }
+    }
+}
+
+/// The retry loop: runs `attempt(n)` for n = 1, 2, ... until it succeeds, fails fatally, or
+/// `policy` says stop; waits on `clock` between attempts and logs each retry (`what` names the
+/// request in the log line). Records the attempt number on the current span's `attempt` field.
+///
+/// # Errors
+/// The last attempt's error.
+#[doc(hidden)]
+pub async fn run<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    clock: &impl Clock,
+    what: &'static str,
+    mut attempt: F,
+) -> Result<T, E>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, Failed<E>>>,
+    E: fmt::Display,
+{
+    let started = clock.now_unix_nanos();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        tracing::Span::current().record("attempt", attempts);
+        let failed = match attempt(attempts).await {
+            Ok(value) => return Ok(value),
+            Err(failed) => failed,
+        };
+        let elapsed = nanos_duration(clock.now_unix_nanos().saturating_sub(started));
+        let delay = if failed.retryable {
+            policy.next_delay(attempts, elapsed, failed.retry_after)
+        } else {
+            None
+        };
+        let Some(delay) = delay else {
+            return Err(failed.error);
+        };
+        warn!(
+            request = what,
+            error = %failed.error,
+            attempts,
+            retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "request failed; retrying"
+        );
+        clock.sleep(delay).await;
+    }
+}
+
 /// `initial × 2^(n-1)`, capped at `max`.
 pub(crate) fn exponential(initial: Duration, max: Duration, n: u32) -> Duration {
     let factor = 2u32.saturating_pow(n.saturating_sub(1).min(31));
@@ -179,6 +266,39 @@ mod tests {
             policy.next_delay(1, Duration::from_secs(8), Some(Duration::from_secs(3))),
             None
         );
+    }
+
+    #[tokio::test]
+    async fn the_loop_retries_transient_failures_within_the_policy() {
+        let clock = crate::clock::SharedClock::system();
+        let policy = RetryPolicy::default()
+            .with_max_attempts(3)
+            .with_backoff(Duration::ZERO, Duration::ZERO);
+        let mut calls = 0;
+        let result: Result<(), &str> = run(&policy, &clock, "test", |_| {
+            calls += 1;
+            async { Err(Failed::transient("busy", None)) }
+        })
+        .await;
+        assert_eq!((result, calls), (Err("busy"), 3));
+
+        let mut calls = 0;
+        let result: Result<(), &str> = run(&policy, &clock, "test", |_| {
+            calls += 1;
+            async { Err(Failed::fatal("no")) }
+        })
+        .await;
+        assert_eq!((result, calls), (Err("no"), 1));
+
+        let result: Result<u32, &str> = run(&policy, &clock, "test", |n| async move {
+            if n < 2 {
+                Err(Failed::transient("once", None))
+            } else {
+                Ok(n)
+            }
+        })
+        .await;
+        assert_eq!(result, Ok(2));
     }
 
     #[test]

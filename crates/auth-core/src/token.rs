@@ -1,10 +1,14 @@
 //! Access tokens and the scopes they carry.
 //!
 //! An [`AccessToken`] is what a token endpoint issued: the secret value, its type, its scopes,
-//! when it was requested and (optionally) when the server said it expires. This module does not
-//! decide when a token should be refreshed; that policy belongs to the cache.
+//! when it was requested and (optionally) when the server said it expires. A [`Token`] is what a
+//! provider hands out: a cheap-to-clone handle to one, carrying the cache generation it came
+//! from. This module does not decide when a token should be refreshed; that policy belongs to
+//! the cache.
 
 use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderValue;
@@ -12,13 +16,27 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 /// The `token_type` of an access token (RFC 6749 section 7.1), compared case-insensitively.
+///
+/// Build one with [`TokenType::parse`]: `parse("bearer")` is [`TokenType::Bearer`] in any case,
+/// so an `Other` always holds a type that is not bearer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TokenType {
     /// A bearer token (RFC 6750): sent as `Authorization: Bearer <token>`.
     Bearer,
     /// Any other type, kept as the server spelled it.
-    Other(String),
+    Other(OtherTokenType),
+}
+
+/// A `token_type` other than bearer, as the server spelled it (see [`TokenType::parse`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OtherTokenType(String);
+
+impl OtherTokenType {
+    /// The type as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl TokenType {
@@ -27,7 +45,7 @@ impl TokenType {
         if value.eq_ignore_ascii_case("bearer") {
             Self::Bearer
         } else {
-            Self::Other(value.to_owned())
+            Self::Other(OtherTokenType(value.to_owned()))
         }
     }
 
@@ -35,7 +53,7 @@ impl TokenType {
     pub fn scheme(&self) -> &str {
         match self {
             Self::Bearer => "Bearer",
-            Self::Other(other) => other,
+            Self::Other(other) => other.as_str(),
         }
     }
 }
@@ -111,7 +129,8 @@ pub struct InvalidTokenValue;
 /// An access token issued by a token endpoint.
 ///
 /// The secret value lives in a [`SecretString`] (zeroized on drop) and is read through
-/// [`expose_secret`](Self::expose_secret). `Debug` redacts it and there is no `Display`.
+/// [`expose_secret`](Self::expose_secret). `Debug` redacts it and there is no `Display`. It is
+/// not `Clone`: providers hand out [`Token`] handles, which share one allocation.
 ///
 /// Next to the secret the token keeps a prebuilt `Authorization` header value, marked
 /// sensitive, so that attaching it to a request costs no formatting. `HeaderValue` cannot be
@@ -229,7 +248,8 @@ impl AccessToken {
     }
 
     /// A copy that shares no allocation with `self`, so that concurrent readers of different
-    /// copies never touch the same reference counts.
+    /// copies never touch the same reference counts. Each copy holds the secret in its own
+    /// zeroizing buffer.
     pub(crate) fn deep_copy(&self) -> Self {
         let header = HeaderValue::from_bytes(self.header.as_bytes())
             .map(|mut header| {
@@ -249,13 +269,6 @@ impl AccessToken {
     }
 }
 
-/// Clones the token; both copies hold the secret in their own zeroizing buffer.
-impl Clone for AccessToken {
-    fn clone(&self) -> Self {
-        self.deep_copy()
-    }
-}
-
 impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Extra fields print as their names only: their values are the server's business and
@@ -268,6 +281,65 @@ impl fmt::Debug for AccessToken {
             .field("obtained_at", &self.obtained_at)
             .field("expires_at", &self.expires_at)
             .field("extra", &extra)
+            .finish()
+    }
+}
+
+/// A token as a [`TokenProvider`](crate::TokenProvider) hands it out: a cheap-to-clone handle
+/// (an `Arc` inside) to an [`AccessToken`], which it dereferences to, plus the cache
+/// generation it came from.
+///
+/// A cache's generation starts at 1 with its first token and grows with every change of the
+/// cached token (a new token, an invalidation); a token from elsewhere has generation 0. It is how a rejected token is recognised
+/// ([`TokenProvider::invalidate`](crate::TokenProvider::invalidate)) and how a client tells
+/// that the token it got after a rejection is a newer one, without comparing clocks.
+#[derive(Clone)]
+pub struct Token {
+    token: Arc<AccessToken>,
+    generation: u64,
+}
+
+impl Token {
+    /// A handle to `token` with generation 0 (for providers that do not number their tokens).
+    pub fn new(token: AccessToken) -> Self {
+        Self::with_generation(Arc::new(token), 0)
+    }
+
+    /// A handle with an explicit generation (for providers that number their tokens).
+    pub fn with_generation(token: Arc<AccessToken>, generation: u64) -> Self {
+        Self { token, generation }
+    }
+
+    /// The generation of the cache this token came from (0 if none).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Whether `other` is the same issued token: same value and same generation.
+    pub fn is(&self, other: &Token) -> bool {
+        self.generation == other.generation && self.token.same_token(&other.token)
+    }
+}
+
+impl Deref for Token {
+    type Target = AccessToken;
+
+    fn deref(&self) -> &AccessToken {
+        &self.token
+    }
+}
+
+impl From<AccessToken> for Token {
+    fn from(token: AccessToken) -> Self {
+        Self::new(token)
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("generation", &self.generation)
+            .field("token", &*self.token)
             .finish()
     }
 }
@@ -309,7 +381,10 @@ mod tests {
     #[test]
     fn token_type_is_case_insensitive() {
         assert_eq!(TokenType::parse("bEaReR"), TokenType::Bearer);
-        assert_eq!(TokenType::parse("DPoP"), TokenType::Other("DPoP".into()));
+        assert_eq!(TokenType::parse("DPoP").scheme(), "DPoP");
+        assert!(
+            matches!(TokenType::parse("DPoP"), TokenType::Other(other) if other.as_str() == "DPoP")
+        );
     }
 
     #[test]
@@ -341,9 +416,28 @@ mod tests {
     }
 
     #[test]
+    fn handles_share_the_token_and_compare_by_generation() {
+        let token = Arc::new(AccessToken::bearer("s3cr3t-value", at()).unwrap());
+        let a = Token::with_generation(Arc::clone(&token), 3);
+        let b = a.clone();
+        assert!(Arc::ptr_eq(&a.token, &b.token));
+        assert!(a.is(&b));
+        assert!(!a.is(&Token::with_generation(token, 4)));
+        assert_eq!(
+            Token::new(AccessToken::bearer("one", at()).unwrap()).generation(),
+            0
+        );
+        let debug = format!("{a:?}");
+        assert!(
+            debug.contains("generation: 3") && !debug.contains("s3cr3t"),
+            "{debug}"
+        );
+    }
+
+    #[test]
     fn same_token_compares_values() {
         let a = AccessToken::bearer("one", at()).unwrap();
-        assert!(a.same_token(&a.clone()));
+        assert!(a.same_token(&a.deep_copy()));
         assert!(!a.same_token(&AccessToken::bearer("two", at()).unwrap()));
     }
 }

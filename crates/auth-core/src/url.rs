@@ -25,19 +25,17 @@ impl TokenUrl {
         Self::from_url(parse_url(url, "token URL")?)
     }
 
-    /// Joins a base URL (e.g. `https://app.podero.com`) and a path (e.g. `/oauth2/token/`);
-    /// a path prefix on the base is kept (`https://host/prefix` + `/token` gives
-    /// `https://host/prefix/token`).
+    /// Joins a base URL (e.g. `https://app.podero.com`) and a path (e.g. `/oauth2/token/`)
+    /// structurally, path segment by path segment: a path prefix on the base is kept
+    /// (`https://host/prefix` + `/token` gives `https://host/prefix/token`), and the path can
+    /// never land in a query or fragment. The base must have neither (see [`parse_base_url`]).
     ///
     /// # Errors
-    /// As [`parse`](Self::parse).
+    /// As [`parse`](Self::parse), and [`ConfigError::InvalidUrl`] for a base with a query or
+    /// fragment.
     pub fn from_base(base: &str, path: &str) -> Result<Self, ConfigError> {
-        let joined = format!(
-            "{}/{}",
-            base.trim_end_matches('/'),
-            path.trim_start_matches('/')
-        );
-        Self::parse(&joined)
+        let base = parse_base_url(base, "base URL")?;
+        Self::from_url(join(&base, path))
     }
 
     /// Validates an already parsed URL.
@@ -47,10 +45,10 @@ impl TokenUrl {
     pub fn from_url(url: Url) -> Result<Self, ConfigError> {
         check_transport_security(&url, "token URL")?;
         if url.fragment().is_some() {
-            return Err(ConfigError::InvalidUrl {
-                what: "token URL",
-                reason: "a token URL must not have a #fragment".into(),
-            });
+            return Err(ConfigError::invalid_url(
+                "token URL",
+                "a token URL must not have a #fragment",
+            ));
         }
         Ok(Self(url))
     }
@@ -78,15 +76,54 @@ impl fmt::Display for TokenUrl {
     }
 }
 
+/// Parses a base URL (`https://host[:port][/prefix]`): absolute, the transport rule applied,
+/// and neither a query nor a fragment, because endpoint paths are appended to it. `what` names
+/// the URL in errors: pass the environment variable it came from, if it did.
+///
+/// # Errors
+/// [`ConfigError::InvalidUrl`] or [`ConfigError::InsecureUrl`], naming `what`.
+pub fn parse_base_url(url: &str, what: &'static str) -> Result<Url, ConfigError> {
+    let url = parse_url(url, what)?;
+    check_transport_security(&url, what)?;
+    check_base(&url, what)?;
+    Ok(url)
+}
+
+fn check_base(url: &Url, what: &'static str) -> Result<(), ConfigError> {
+    if url.cannot_be_a_base() {
+        return Err(ConfigError::invalid_url(what, "it cannot have a path"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::invalid_url(
+            what,
+            "a base URL must not have a ?query or #fragment (endpoint paths are appended to it): give only scheme, host, port and an optional path prefix",
+        ));
+    }
+    Ok(())
+}
+
+/// Appends `path` to `base`'s path, segment by segment (each segment percent-encoded as
+/// needed), keeping a trailing slash of `path`. The query and fragment of `base` are dropped.
+pub fn join(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.pop_if_empty();
+        let path = path.strip_prefix('/').unwrap_or(path);
+        if !path.is_empty() {
+            segments.extend(path.split('/'));
+        }
+    }
+    url
+}
+
 /// Parses an absolute URL, naming `what` in the error.
 ///
 /// # Errors
 /// [`ConfigError::InvalidUrl`]; the message never repeats the URL, which may hold credentials.
 pub fn parse_url(url: &str, what: &'static str) -> Result<Url, ConfigError> {
-    Url::parse(url.trim()).map_err(|e| ConfigError::InvalidUrl {
-        what,
-        reason: e.to_string(),
-    })
+    Url::parse(url.trim()).map_err(|e| ConfigError::invalid_url(what, e.to_string()))
 }
 
 /// Checks the transport-security rule: `https://`, or `http://` for a loopback host
@@ -96,17 +133,14 @@ pub fn parse_url(url: &str, what: &'static str) -> Result<Url, ConfigError> {
 /// [`ConfigError::InsecureUrl`] or [`ConfigError::InvalidUrl`].
 pub fn check_transport_security(url: &Url, what: &'static str) -> Result<(), ConfigError> {
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(ConfigError::InvalidUrl {
+        return Err(ConfigError::invalid_url(
             what,
-            reason: "credentials must not be embedded in the URL".into(),
-        });
+            "credentials must not be embedded in the URL",
+        ));
     }
     let host = url.host_str().unwrap_or_default();
     if host.is_empty() {
-        return Err(ConfigError::InvalidUrl {
-            what,
-            reason: "the URL has no host".into(),
-        });
+        return Err(ConfigError::invalid_url(what, "the URL has no host"));
     }
     match url.scheme() {
         "https" => Ok(()),
@@ -115,10 +149,13 @@ pub fn check_transport_security(url: &Url, what: &'static str) -> Result<(), Con
             what,
             host: host.to_owned(),
         }),
-        other => Err(ConfigError::InvalidUrl {
+        other => Err(ConfigError::invalid_url(
             what,
-            reason: format!("unsupported scheme {other}:// (use https://)"),
-        }),
+            format!(
+                "unsupported scheme {}:// (use https://)",
+                crate::redact::sanitize(other, 20)
+            ),
+        )),
     }
 }
 
@@ -173,11 +210,43 @@ mod tests {
         assert!(TokenUrl::parse("https://host/t#frag").is_err());
     }
 
+    fn base(url: &str) -> Url {
+        Url::parse(url).unwrap()
+    }
+
     #[test]
-    fn joins_base_and_path() {
+    fn joins_base_and_path_structurally() {
         let url = TokenUrl::from_base("https://acme.podero.com/", "/oauth2/token/").unwrap();
         assert_eq!(url.to_string(), "https://acme.podero.com/oauth2/token/");
         let url = TokenUrl::from_base("https://h/prefix", "v2/token").unwrap();
         assert_eq!(url.to_string(), "https://h/prefix/v2/token");
+        let url = TokenUrl::from_base("https://h/prefix/", "/v2/token").unwrap();
+        assert_eq!(url.to_string(), "https://h/prefix/v2/token");
+        // A `?` or `#` in a path is a character of a segment, never a query.
+        assert_eq!(
+            join(&base("https://h/p"), "/a?b#c").as_str(),
+            "https://h/p/a%3Fb%23c"
+        );
+    }
+
+    #[test]
+    fn a_base_with_a_query_or_fragment_is_refused_naming_the_variable() {
+        for url in ["https://host/prefix?tenant=a", "https://host/#frag"] {
+            let err = parse_base_url(url, "PODERO_BASE_URL").unwrap_err();
+            assert!(
+                err.to_string().starts_with("invalid PODERO_BASE_URL:"),
+                "{err}"
+            );
+            assert!(TokenUrl::from_base(url, "/t").is_err());
+        }
+        assert!(parse_base_url("https://host/prefix", "X").is_ok());
+        let err = parse_base_url("http://example.com", "POA_BASE_URL").unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::InsecureUrl {
+                what: "POA_BASE_URL",
+                ..
+            }
+        ));
     }
 }

@@ -63,19 +63,25 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-/// Prints the error (one or two lines on stderr) and returns its exit code.
+/// Prints the error (one or two lines on stderr, escaped and bounded: nothing a server sent can
+/// forge a line or drive the terminal) and returns its exit code.
 fn report(error: &CliError) -> ExitCode {
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "error: {}", error.message);
+    let _ = writeln!(
+        stderr,
+        "error: {}",
+        auth_core::redact::sanitize(&error.message, 2_000)
+    );
     if let Some(hint) = &error.hint {
-        let _ = writeln!(stderr, "hint: {hint}");
+        let _ = writeln!(stderr, "hint: {}", auth_core::redact::sanitize(hint, 500));
     }
     ExitCode::from(error.code as u8)
 }
 
-/// `RUST_LOG` controls tracing output on stderr (default: warnings only).
+/// `RUST_LOG` turns on tracing output on stderr; by default there is none, so a failure
+/// prints only its `error:` and `hint:` lines.
 fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("off"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -11,6 +11,8 @@
 //! in a round with one call of each other kind, so drift (connection state, CPU frequency, the
 //! other core's load) hits all sides alike.
 // Benchmark setup: a failed unwrap is a broken benchmark, not a production crash.
+// Benchmarks time real work on the real clock.
+#![allow(clippy::disallowed_methods)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

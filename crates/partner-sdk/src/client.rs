@@ -1,28 +1,44 @@
 //! [`AuthenticatedClient`]: HTTP calls to any partner API with a bearer token from any
-//! [`TokenProvider`].
+//! [`TokenProvider`](auth_core::TokenProvider).
 //!
-//! This module owns the request loop: it attaches the token, refreshes it once on a 401
-//! (compare-and-invalidate, outside the backoff), retries what [`crate::retry`] classifies as
-//! transient under an [`auth_core::RetryPolicy`], reads bodies up to a bound and turns failures
-//! into [`ApiError`]. It knows nothing about any vendor's resources.
+//! This module owns one attempt of a call: it attaches the token, refreshes it once when the
+//! server rejects it (see [the rule](#the-rule-for-rejected-tokens)), reads bodies up to a
+//! bound and turns failures into [`ApiError`]. Retrying transient failures goes through
+//! `auth_core`'s one retry loop with [`crate::retry`]'s classification. It knows nothing about
+//! any vendor's resources.
+//!
+//! # The rule for rejected tokens
+//! A 401 gets exactly one token refresh and one retry per call, never more: the client
+//! invalidates exactly the token it sent (compare-and-invalidate, so many concurrent 401s for
+//! one token cause one new fetch), asks for a token again, and repeats the request once if
+//! that token is a newer one (by generation: no clocks are compared). A second 401 is the
+//! answer. The refresh is not a retry: it does not count against the retry policy and does
+//! not wait. With [`refresh_on_forbidden`](AuthenticatedClientBuilder::refresh_on_forbidden),
+//! a 403 without an `insufficient_scope` challenge is treated the same way, at most once per
+//! token: a 403 that a freshly obtained token gets as well is taken as the server's answer.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use auth_core::http::{BodyError, read_body_limited};
-use auth_core::url::{check_transport_security, parse_url};
+use auth_core::http::{BodyError, read_body_limited, retry_after, transport_kind};
+use auth_core::redact::sanitize;
+use auth_core::retry::{self, Failed};
+use auth_core::url::{check_transport_security, join, parse_url};
 use auth_core::{
-    AccessToken, Clock, ConfigError, Redactor, RetryPolicy, SystemClock, TokenProvider,
+    Clock as _, ConfigError, Redactor, RetryPolicy, SharedClock, SharedTokenProvider, Token,
 };
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, WWW_AUTHENTICATE,
+};
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tracing::{Instrument as _, debug, field, warn};
+use tracing::{Instrument as _, debug, field};
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, StatusError};
 use crate::retry::{Retry, classify_status, classify_transport};
 
 /// The largest response body read, in bytes.
@@ -41,39 +57,38 @@ const REQUEST_ID_HEADERS: [&str; 4] = [
 
 /// An HTTP client for one API base URL that authenticates every request with a bearer token.
 ///
-/// Cloning is cheap; clones share the HTTP connection pool and the token provider.
+/// Cloning is cheap; clones share the HTTP connection pool and the token provider. It holds
+/// any provider behind a [`SharedTokenProvider`], so its type never names the provider.
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), partner_sdk::ApiError> {
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use partner_sdk::AuthenticatedClient;
+/// use poa_auth::{PoaAuth, SourceConfig as _};
 ///
 /// // Any TokenProvider works; here Cybrilla POA's token cache.
-/// let tokens = poa_auth::PoaAuth::from_env()?.into_cache()?;
+/// let tokens = PoaAuth::from_env()?.into_cache()?;
 /// let poa = AuthenticatedClient::builder("https://poa.example.com", tokens).build()?;
 /// let folios: serde_json::Value = poa.get_json("/poa/v1/folios").await?;
 /// # let _ = folios;
 /// # Ok(())
 /// # }
 /// ```
-pub struct AuthenticatedClient<P> {
-    inner: Arc<Inner<P>>,
+#[derive(Clone)]
+pub struct AuthenticatedClient {
+    inner: Arc<Inner>,
 }
 
-impl<P> Clone for AuthenticatedClient<P> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-        }
-    }
-}
-
-struct Inner<P> {
+struct Inner {
     http: reqwest::Client,
-    tokens: P,
+    tokens: SharedTokenProvider,
     base: Url,
     retry: RetryPolicy,
-    clock: Arc<dyn Clock>,
+    clock: SharedClock,
     timeout: Duration,
+    refresh_on_forbidden: bool,
+    /// One more than the newest token generation that got a 403 right after a refresh (0:
+    /// none): 403s on tokens up to it are the server's answer, not staleness.
+    forbidden_confirmed: AtomicU64,
 }
 
 /// A success answer: status, headers and the whole body.
@@ -112,12 +127,12 @@ impl ApiResponse {
 
     /// An [`ApiError::Decode`] about this response.
     pub(crate) fn decode_error(&self, reason: impl Into<String>) -> ApiError {
-        ApiError::Decode {
-            method: self.method.clone(),
-            path: self.path.clone(),
-            reason: reason.into(),
-            excerpt: Redactor::new().excerpt(&self.body),
-        }
+        ApiError::decode(
+            &self.method,
+            &self.path,
+            reason,
+            Redactor::new().excerpt(&self.body),
+        )
     }
 }
 
@@ -129,21 +144,26 @@ pub(crate) struct Call<'a> {
     pub(crate) body: Option<bytes_body::Body>,
 }
 
-impl<P: TokenProvider> AuthenticatedClient<P> {
-    /// Starts configuring a client for the API at `base_url` (e.g. `https://app.podero.com`).
-    pub fn builder(base_url: impl Into<String>, tokens: P) -> AuthenticatedClientBuilder<P> {
+impl AuthenticatedClient {
+    /// Starts configuring a client for the API at `base_url` (e.g. `https://app.podero.com`)
+    /// with tokens from `tokens`: any [`TokenProvider`](auth_core::TokenProvider), or a
+    /// [`SharedTokenProvider`].
+    pub fn builder(
+        base_url: impl Into<String>,
+        tokens: impl Into<SharedTokenProvider>,
+    ) -> AuthenticatedClientBuilder {
         AuthenticatedClientBuilder {
             base_url: base_url.into(),
-            tokens,
+            tokens: tokens.into(),
             http: None,
             retry: RetryPolicy::default(),
-            clock: None,
             timeout: DEFAULT_TIMEOUT,
+            refresh_on_forbidden: false,
         }
     }
 
     /// The token provider.
-    pub fn tokens(&self) -> &P {
+    pub fn tokens(&self) -> &SharedTokenProvider {
         &self.inner.tokens
     }
 
@@ -157,35 +177,38 @@ impl<P: TokenProvider> AuthenticatedClient<P> {
         &self.inner.base
     }
 
-    /// The absolute URL for `path`: a path relative to the base URL (`/v1/things`), or an
-    /// absolute URL on the same origin (a pagination `next` link). A URL on another origin is
-    /// refused: the bearer token must not travel to a host it was not issued for.
+    /// The absolute URL for `path`: a path relative to the base URL (`/v1/things`, optionally
+    /// with a `?query`), joined segment by segment, or an absolute URL on the same origin (a
+    /// pagination `next` link; the scheme and host compare case-insensitively). A URL on
+    /// another origin is refused: the bearer token must not travel to a host it was not
+    /// issued for.
     ///
     /// # Errors
     /// [`ApiError::Config`] for an unparsable URL or another origin.
     pub fn url(&self, path: &str) -> Result<Url, ApiError> {
         let base = &self.inner.base;
-        if path.starts_with("http://") || path.starts_with("https://") {
-            let url = parse_url(path, "API URL")?;
-            if url.origin() != base.origin() {
-                return Err(ConfigError::InvalidUrl {
-                    what: "API URL",
-                    reason: format!(
+        if let Ok(absolute) = Url::parse(path.trim()) {
+            if absolute.origin() != base.origin() {
+                return Err(ConfigError::invalid_url(
+                    "API URL",
+                    format!(
                         "{} is not on the API's origin {}; the token is not sent elsewhere",
-                        url.origin().ascii_serialization(),
+                        sanitize(&absolute.origin().ascii_serialization(), 200),
                         base.origin().ascii_serialization()
                     ),
-                }
+                )
                 .into());
             }
-            return Ok(url);
+            return Ok(absolute);
         }
-        let joined = format!(
-            "{}/{}",
-            base.as_str().trim_end_matches('/'),
-            path.trim_start_matches('/')
-        );
-        Ok(parse_url(&joined, "API URL")?)
+        let path = path.split('#').next().unwrap_or_default();
+        let (path, query) = match path.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path, None),
+        };
+        let mut url = join(base, path);
+        url.set_query(query);
+        Ok(url)
     }
 
     /// Sends a request with an optional JSON body; any 2xx answer is returned.
@@ -252,7 +275,7 @@ impl<P: TokenProvider> AuthenticatedClient<P> {
         self.send::<()>(Method::DELETE, path, None).await.map(drop)
     }
 
-    /// The request loop.
+    /// The request loop: attempts under the retry policy, in a span.
     pub(crate) async fn execute(&self, call: Call<'_>) -> Result<ApiResponse, ApiError> {
         let span = tracing::info_span!(
             "api_request",
@@ -261,96 +284,133 @@ impl<P: TokenProvider> AuthenticatedClient<P> {
             status = field::Empty,
             attempt = field::Empty,
         );
-        self.run(call).instrument(span).await
+        let inner = &*self.inner;
+        retry::run(&inner.retry, &inner.clock, "API request", |_| {
+            self.attempt(&call)
+        })
+        .instrument(span)
+        .await
     }
 
-    async fn run(&self, call: Call<'_>) -> Result<ApiResponse, ApiError> {
+    /// One attempt, with the one token refresh a rejection gets.
+    async fn attempt(&self, call: &Call<'_>) -> Result<ApiResponse, Failed<ApiError>> {
         let inner = &*self.inner;
         let path = call.url.path().to_owned();
-        let started = inner.clock.now();
-        let mut attempts = 0;
+        let mut token = inner
+            .tokens
+            .token()
+            .await
+            .map_err(|e| Failed::fatal(e.into()))?;
         let mut refreshed = false;
         loop {
-            attempts += 1;
-            tracing::Span::current().record("attempt", attempts);
-            let token = inner.tokens.token().await?;
-            // A token obtained after this call began was fetched for it: a 401 on it means
-            // the server refuses this client, and another token would not change that. (With
-            // a coarse clock, a token fetched within the same tick counts as older and gets the
-            // one refresh: bounded, and never a loop.)
-            let fetched_for_this_call = token.obtained_at() > started;
-            let outcome = inner.http.execute(self.request(&call, &token)).await;
-
-            let (verdict, retry_after, error) = match outcome {
+            let response = match inner.http.execute(self.request(call, &token)).await {
+                Ok(response) => response,
                 Err(error) => {
-                    let never_sent = error.is_connect();
-                    let error = self.transport_error(&call.method, &path, error);
-                    (classify_transport(&call.method, never_sent), None, error)
-                }
-                Ok(mut response) => {
-                    let status = response.status();
-                    tracing::Span::current().record("status", status.as_u16());
-                    if status == StatusCode::UNAUTHORIZED && !refreshed && !fetched_for_this_call {
-                        // Drop exactly the rejected token (if nobody replaced it already) and
-                        // try once more with a fresh one. Not an attempt, not a backoff.
-                        debug!("401 Unauthorized: refreshing the token once");
-                        inner.tokens.invalidate(&token);
-                        refreshed = true;
-                        attempts -= 1;
-                        continue;
-                    }
-                    // Moved out rather than cloned: the body is read without them.
-                    let headers = std::mem::take(response.headers_mut());
-                    let retry_after = auth_core::retry_after(&headers, inner.clock.now());
-                    let body = match read_body_limited(response, MAX_RESPONSE_BYTES).await {
-                        Ok(body) => body,
-                        Err(BodyError::Read(error)) => {
-                            let error = self.transport_error(&call.method, &path, error);
-                            let verdict = classify_transport(&call.method, false);
-                            match self.backoff(verdict, attempts, started, None) {
-                                Some(delay) => {
-                                    self.wait(delay, &error).await;
-                                    continue;
-                                }
-                                None => return Err(error),
-                            }
-                        }
-                        Err(other) => {
-                            return Err(ApiError::Decode {
-                                method: call.method.clone(),
-                                path,
-                                reason: other.to_string(),
-                                excerpt: None,
-                            });
-                        }
-                    };
-                    if status.is_success() {
-                        return Ok(ApiResponse {
-                            status,
-                            headers,
-                            body,
-                            method: call.method.clone(),
-                            path,
-                        });
-                    }
-                    let error = ApiError::Status {
-                        status,
-                        method: call.method.clone(),
-                        path: path.clone(),
-                        body: error_body(&body, &token),
-                        request_id: request_id(&headers),
-                    };
-                    (classify_status(&call.method, status), retry_after, error)
+                    let kind = transport_kind(&error);
+                    let verdict = classify_transport(&call.method, kind.never_sent());
+                    return Err(failed(
+                        verdict,
+                        self.transport_error(call, &path, error),
+                        None,
+                    ));
                 }
             };
-            match self.backoff(verdict, attempts, started, retry_after) {
-                Some(delay) => self.wait(delay, &error).await,
-                None => return Err(error),
+            let status = response.status();
+            tracing::Span::current().record("status", status.as_u16());
+            if !refreshed && self.rejects_token(status, response.headers(), &token) {
+                refreshed = true;
+                debug!(
+                    status = status.as_u16(),
+                    "the token was rejected: refreshing it once"
+                );
+                inner.tokens.invalidate(&token);
+                let fresh = inner
+                    .tokens
+                    .token()
+                    .await
+                    .map_err(|e| Failed::fatal(e.into()))?;
+                if fresh.generation() > token.generation() || !fresh.same_token(&token) {
+                    token = fresh;
+                    continue;
+                }
+                // The provider handed back the rejected token: repeating would be refused too.
+            } else if refreshed && status == StatusCode::FORBIDDEN {
+                // A fresh token got a 403 too: for this token, 403 is the server's answer.
+                inner
+                    .forbidden_confirmed
+                    .fetch_max(token.generation().saturating_add(1), Ordering::Relaxed);
             }
+            return self.finish(call, path, response, &token).await;
         }
     }
 
-    fn request(&self, call: &Call<'_>, token: &AccessToken) -> reqwest::Request {
+    /// Whether a `status` answer says the token (rather than the request) was refused.
+    fn rejects_token(&self, status: StatusCode, headers: &HeaderMap, token: &Token) -> bool {
+        match status {
+            StatusCode::UNAUTHORIZED => true,
+            StatusCode::FORBIDDEN => {
+                let inner = &*self.inner;
+                inner.refresh_on_forbidden
+                    && !challenge_names(headers, "insufficient_scope")
+                    && token.generation().saturating_add(1)
+                        > inner.forbidden_confirmed.load(Ordering::Relaxed)
+            }
+            _ => false,
+        }
+    }
+
+    /// Reads the answer: the response, or the error with its retry verdict.
+    async fn finish(
+        &self,
+        call: &Call<'_>,
+        path: String,
+        mut response: reqwest::Response,
+        token: &Token,
+    ) -> Result<ApiResponse, Failed<ApiError>> {
+        let status = response.status();
+        // Moved out rather than cloned: the body is read without them.
+        let headers = std::mem::take(response.headers_mut());
+        let asked = retry_after(&headers, self.inner.clock.now());
+        let body = match read_body_limited(response, MAX_RESPONSE_BYTES).await {
+            Ok(body) => body,
+            Err(BodyError::Read(error)) => {
+                let verdict = classify_transport(&call.method, false);
+                return Err(failed(
+                    verdict,
+                    self.transport_error(call, &path, error),
+                    None,
+                ));
+            }
+            Err(other) => {
+                return Err(Failed::fatal(ApiError::decode(
+                    &call.method,
+                    &path,
+                    other.to_string(),
+                    None,
+                )));
+            }
+        };
+        if status.is_success() {
+            return Ok(ApiResponse {
+                status,
+                headers,
+                body,
+                method: call.method.clone(),
+                path,
+            });
+        }
+        let error = ApiError::Status(StatusError::new(
+            status,
+            call.method.clone(),
+            path,
+            error_body(&body, token),
+            request_id(&headers),
+            challenge_description(&headers),
+        ));
+        Err(failed(classify_status(&call.method, status), error, asked))
+    }
+
+    fn request(&self, call: &Call<'_>, token: &Token) -> reqwest::Request {
         let mut request = reqwest::Request::new(call.method.clone(), call.url.clone());
         let headers = request.headers_mut();
         headers.insert(AUTHORIZATION, token.authorization().clone());
@@ -363,60 +423,40 @@ impl<P: TokenProvider> AuthenticatedClient<P> {
         request
     }
 
-    fn backoff(
-        &self,
-        verdict: Retry,
-        attempts: u32,
-        started: chrono::DateTime<chrono::Utc>,
-        retry_after: Option<Duration>,
-    ) -> Option<Duration> {
-        if verdict == Retry::Fatal {
-            return None;
-        }
-        let elapsed = (self.inner.clock.now() - started)
-            .to_std()
-            .unwrap_or_default();
-        self.inner.retry.next_delay(attempts, elapsed, retry_after)
-    }
-
-    async fn wait(&self, delay: Duration, error: &ApiError) {
-        warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "API request failed; retrying");
-        self.inner.clock.sleep(delay).await;
-    }
-
-    fn transport_error(&self, method: &Method, path: &str, error: reqwest::Error) -> ApiError {
+    fn transport_error(&self, call: &Call<'_>, path: &str, error: reqwest::Error) -> ApiError {
         if error.is_timeout() {
             return ApiError::Timeout {
-                method: method.clone(),
+                method: call.method.clone(),
                 path: path.to_owned(),
                 after: self.inner.timeout,
             };
         }
-        let kind = if error.is_connect() {
-            auth_core::TransportKind::Connect
-        } else if error.is_body() || error.is_decode() {
-            auth_core::TransportKind::ReadBody
-        } else {
-            auth_core::TransportKind::Send
-        };
         ApiError::Transport {
-            method: method.clone(),
+            method: call.method.clone(),
             path: path.to_owned(),
-            kind,
+            kind: transport_kind(&error),
             source: Arc::new(error.without_url()),
         }
     }
 }
 
-/// The error body: JSON as sent, unless it contains the token that was sent (then, like any
-/// other body, a redacted excerpt).
-fn error_body(body: &[u8], token: &AccessToken) -> ErrorBody {
-    let secret = token.expose_secret();
-    let contains_token = body.windows(secret.len()).any(|w| w == secret.as_bytes());
-    if !contains_token && let Ok(value) = serde_json::from_slice(body) {
+fn failed(verdict: Retry, error: ApiError, retry_after: Option<Duration>) -> Failed<ApiError> {
+    match verdict {
+        Retry::Transient => Failed::transient(error, retry_after),
+        Retry::Fatal => Failed::fatal(error),
+    }
+}
+
+/// The error body: JSON as sent, unless it contains the token that was sent in any encoding
+/// (then, like any other body, a redacted excerpt).
+fn error_body(body: &[u8], token: &Token) -> ErrorBody {
+    let redactor = Redactor::new().with_secret(token.expose_secret());
+    if !redactor.contains_secret(body)
+        && let Ok(value) = serde_json::from_slice(body)
+    {
         return ErrorBody::Json(value);
     }
-    match Redactor::new().with_secret(secret).excerpt(body) {
+    match redactor.excerpt(body) {
         Some(excerpt) => ErrorBody::Text(excerpt),
         None => ErrorBody::Empty,
     }
@@ -427,32 +467,74 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
         headers
             .get(*name)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(128).collect())
+            .map(|v| sanitize(v, 128))
     })
 }
 
-impl<P> fmt::Debug for AuthenticatedClient<P> {
+/// Whether a `WWW-Authenticate` challenge carries `error="<code>"` (RFC 6750 section 3).
+fn challenge_names(headers: &HeaderMap, code: &str) -> bool {
+    headers.get_all(WWW_AUTHENTICATE).iter().any(|value| {
+        value
+            .to_str()
+            .is_ok_and(|v| challenge_param(v, "error").is_some_and(|e| e == code))
+    })
+}
+
+/// The `error_description` of a `WWW-Authenticate` challenge, escaped and shortened.
+fn challenge_description(headers: &HeaderMap) -> Option<String> {
+    headers.get_all(WWW_AUTHENTICATE).iter().find_map(|value| {
+        let value = value.to_str().ok()?;
+        let description = challenge_param(value, "error_description")?;
+        Some(Redactor::new().text(description))
+    })
+}
+
+/// The value of `name="value"` (or `name=value`) in a challenge's parameters.
+fn challenge_param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
+    let mut rest = challenge;
+    while let Some(at) = rest.find(name) {
+        let before = rest[..at].chars().next_back();
+        let after = &rest[at + name.len()..];
+        let after = after.trim_start();
+        if before.is_none_or(|c| c == ' ' || c == ',')
+            && let Some(value) = after.strip_prefix('=')
+        {
+            let value = value.trim_start();
+            return Some(match value.strip_prefix('"') {
+                Some(quoted) => quoted.split('"').next().unwrap_or_default(),
+                None => value.split([',', ' ']).next().unwrap_or_default(),
+            });
+        }
+        rest = &rest[at + name.len()..];
+    }
+    None
+}
+
+impl fmt::Debug for AuthenticatedClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthenticatedClient")
             .field("base_url", &self.inner.base.as_str())
+            .field("tokens", &self.inner.tokens)
             .field("retry", &self.inner.retry)
             .field("timeout", &self.inner.timeout)
+            .field("refresh_on_forbidden", &self.inner.refresh_on_forbidden)
             .finish_non_exhaustive()
     }
 }
 
 /// Configures an [`AuthenticatedClient`].
 #[must_use]
-pub struct AuthenticatedClientBuilder<P> {
+#[derive(Debug)]
+pub struct AuthenticatedClientBuilder {
     base_url: String,
-    tokens: P,
+    tokens: SharedTokenProvider,
     http: Option<reqwest::Client>,
     retry: RetryPolicy,
-    clock: Option<Arc<dyn Clock>>,
     timeout: Duration,
+    refresh_on_forbidden: bool,
 }
 
-impl<P: TokenProvider> AuthenticatedClientBuilder<P> {
+impl AuthenticatedClientBuilder {
     /// The HTTP client (default: one from [`auth_core::http::client_builder`]). Share it with
     /// the token source.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
@@ -462,16 +544,9 @@ impl<P: TokenProvider> AuthenticatedClientBuilder<P> {
 
     /// The retry policy for transient failures (default: [`RetryPolicy::default`]: 3
     /// attempts, full-jitter backoff from 200 ms to 5 s, `Retry-After` honoured up to 30 s,
-    /// 60 s in all).
+    /// 60 s in all). Retry waits use the token provider's clock.
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
-        self
-    }
-
-    /// The clock for retry waits and token freshness (default: a [`SystemClock`]). Use the
-    /// token source's clock.
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
         self
     }
 
@@ -481,26 +556,45 @@ impl<P: TokenProvider> AuthenticatedClientBuilder<P> {
         self
     }
 
+    /// Whether a 403 without an `insufficient_scope` challenge gets the one refresh and retry
+    /// a 401 gets (default: no). Servers that answer a revoked or expired token with a bare
+    /// 403 (django-oauth-toolkit's `ProtectedResourceView` does) need it; it costs at most one
+    /// token request per token, because a 403 that a freshly obtained token gets as well is
+    /// taken as the answer for every later call with that token.
+    pub fn refresh_on_forbidden(mut self, refresh: bool) -> Self {
+        self.refresh_on_forbidden = refresh;
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
-    /// [`ApiError::Config`] for a base URL that does not parse or is plain HTTP to a
-    /// non-loopback host, or an HTTP client that cannot be built.
-    pub fn build(self) -> Result<AuthenticatedClient<P>, ApiError> {
+    /// [`ConfigError`] for a base URL that does not parse or is plain HTTP to a non-loopback
+    /// host, or an HTTP client that cannot be built.
+    pub fn build(self) -> Result<AuthenticatedClient, ConfigError> {
         let base = parse_url(&self.base_url, "API base URL")?;
         check_transport_security(&base, "API base URL")?;
+        if base.cannot_be_a_base() {
+            return Err(ConfigError::invalid_url(
+                "API base URL",
+                "it cannot have a path",
+            ));
+        }
         let http = match self.http {
             Some(http) => http,
             None => auth_core::http::default_client()?,
         };
+        let clock = self.tokens.clock();
         Ok(AuthenticatedClient {
             inner: Arc::new(Inner {
                 http,
                 tokens: self.tokens,
                 base,
                 retry: self.retry,
-                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock::new())),
+                clock,
                 timeout: self.timeout,
+                refresh_on_forbidden: self.refresh_on_forbidden,
+                forbidden_confirmed: AtomicU64::new(0),
             }),
         })
     }
@@ -534,5 +628,25 @@ pub(crate) mod bytes_body {
         pub(crate) fn to_reqwest(&self) -> reqwest::Body {
             reqwest::Body::from(self.0.clone())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_parameters_are_read() {
+        let challenge = r#"Bearer realm="api", error="invalid_token", error_description="The access token expired""#;
+        assert_eq!(challenge_param(challenge, "error"), Some("invalid_token"));
+        assert_eq!(
+            challenge_param(challenge, "error_description"),
+            Some("The access token expired")
+        );
+        assert_eq!(
+            challenge_param("Bearer error=insufficient_scope", "error"),
+            Some("insufficient_scope")
+        );
+        assert_eq!(challenge_param("Bearer realm=\"x\"", "error"), None);
     }
 }

@@ -1,8 +1,10 @@
 //! [`ApiError`]: everything that can go wrong with an API call.
 //!
-//! An error keeps what the server said (status, its error body, the request id) and never a
-//! secret: text bodies pass through auth-core's `Redactor`, and a body that contains the
-//! bearer token that was sent is replaced by a redacted excerpt.
+//! An error keeps what the server said (status, its error body, the request id, the
+//! `WWW-Authenticate` description) and never a secret: text bodies pass through auth-core's
+//! `Redactor`, a body that contains the bearer token that was sent (in any encoding) is
+//! replaced by a redacted excerpt, and every server text is escaped and bounded before it is
+//! shown. Struct variants are `#[non_exhaustive]`: match them with `..`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -22,22 +24,12 @@ pub enum ApiError {
 
     /// The API answered with a non-success status (after any retries, and after the one
     /// token refresh a 401 gets).
-    #[error("{method} {path} answered HTTP {status}{}{}", describe_body(.body), describe_request_id(.request_id))]
-    Status {
-        /// The HTTP status.
-        status: StatusCode,
-        /// The request method.
-        method: Method,
-        /// The request path (no query string).
-        path: String,
-        /// The error body.
-        body: ErrorBody,
-        /// The request id the server sent (`x-request-id` and similar), for support tickets.
-        request_id: Option<String>,
-    },
+    #[error(transparent)]
+    Status(StatusError),
 
     /// The request did not complete: DNS, connect, TLS, or the connection broke.
     #[error("{method} {path}: could not {kind} the server")]
+    #[non_exhaustive]
     Transport {
         /// The request method.
         method: Method,
@@ -52,6 +44,7 @@ pub enum ApiError {
 
     /// No complete answer within the timeout.
     #[error("{method} {path}: no answer within {after:?}")]
+    #[non_exhaustive]
     Timeout {
         /// The request method.
         method: Method,
@@ -61,8 +54,10 @@ pub enum ApiError {
         after: Duration,
     },
 
-    /// A success answer whose body is not what the API documents.
+    /// A success answer whose body is not what the API documents (or a pagination link the
+    /// client would not follow).
     #[error("{method} {path}: unexpected response body: {reason}")]
+    #[non_exhaustive]
     Decode {
         /// The request method.
         method: Method,
@@ -76,6 +71,7 @@ pub enum ApiError {
 
     /// The request body could not be serialised to JSON.
     #[error("{method} {path}: the request body cannot be serialised: {reason}")]
+    #[non_exhaustive]
     Encode {
         /// The request method.
         method: Method,
@@ -91,10 +87,33 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A success answer to `method path` whose body is unusable, for `reason`.
+    pub fn decode(
+        method: &Method,
+        path: &str,
+        reason: impl Into<String>,
+        excerpt: Option<Excerpt>,
+    ) -> Self {
+        Self::Decode {
+            method: method.clone(),
+            path: auth_core::redact::sanitize(path, 200),
+            reason: auth_core::redact::sanitize(&reason.into(), 500),
+            excerpt,
+        }
+    }
+
     /// The HTTP status the API answered, if it answered.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            Self::Status { status, .. } => Some(*status),
+            Self::Status(error) => Some(error.status()),
+            _ => None,
+        }
+    }
+
+    /// The API's error answer, if it answered with one.
+    pub fn status_error(&self) -> Option<&StatusError> {
+        match self {
+            Self::Status(error) => Some(error),
             _ => None,
         }
     }
@@ -122,6 +141,101 @@ impl From<AuthError> for ApiError {
     }
 }
 
+/// A non-success answer of the API: what the server said, kept small (boxed) so that
+/// `Result<_, ApiError>` stays cheap to move.
+#[derive(Clone, Debug)]
+pub struct StatusError {
+    inner: Box<StatusDetails>,
+}
+
+#[derive(Clone, Debug)]
+struct StatusDetails {
+    status: StatusCode,
+    method: Method,
+    path: String,
+    body: ErrorBody,
+    request_id: Option<String>,
+    challenge: Option<String>,
+}
+
+impl StatusError {
+    pub(crate) fn new(
+        status: StatusCode,
+        method: Method,
+        path: String,
+        body: ErrorBody,
+        request_id: Option<String>,
+        challenge: Option<String>,
+    ) -> Self {
+        Self {
+            inner: Box::new(StatusDetails {
+                status,
+                method,
+                path,
+                body,
+                request_id,
+                challenge,
+            }),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.inner.status
+    }
+
+    /// The request method.
+    pub fn method(&self) -> &Method {
+        &self.inner.method
+    }
+
+    /// The request path (no query string).
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// The error body.
+    pub fn body(&self) -> &ErrorBody {
+        &self.inner.body
+    }
+
+    /// The request id the server sent (`x-request-id` and similar), for support tickets.
+    pub fn request_id(&self) -> Option<&str> {
+        self.inner.request_id.as_deref()
+    }
+
+    /// The `error_description` of the answer's `WWW-Authenticate` challenge, if any (escaped
+    /// and shortened).
+    pub fn challenge(&self) -> Option<&str> {
+        self.inner.challenge.as_deref()
+    }
+}
+
+impl fmt::Display for StatusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
+        write!(
+            f,
+            "{} {} answered HTTP {}",
+            inner.method,
+            auth_core::redact::sanitize(&inner.path, 200),
+            inner.status
+        )?;
+        if let Some(challenge) = &inner.challenge {
+            write!(f, " ({challenge})")?;
+        }
+        if !matches!(inner.body, ErrorBody::Empty) {
+            write!(f, ": {}", inner.body)?;
+        }
+        if let Some(id) = &inner.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for StatusError {}
+
 /// An API error body.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -148,28 +262,8 @@ impl fmt::Display for ErrorBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Empty => Ok(()),
-            Self::Json(value) => {
-                let text = value.to_string();
-                match text.char_indices().nth(300) {
-                    Some((cut, _)) => write!(f, "{}…", &text[..cut]),
-                    None => f.write_str(&text),
-                }
-            }
+            Self::Json(value) => f.write_str(&auth_core::redact::sanitize(&value.to_string(), 300)),
             Self::Text(excerpt) => write!(f, "{excerpt}"),
         }
     }
-}
-
-fn describe_body(body: &ErrorBody) -> String {
-    match body {
-        ErrorBody::Empty => String::new(),
-        body => format!(": {body}"),
-    }
-}
-
-fn describe_request_id(request_id: &Option<String>) -> String {
-    request_id
-        .as_ref()
-        .map(|id| format!(" (request id {id})"))
-        .unwrap_or_default()
 }

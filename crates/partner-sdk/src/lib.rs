@@ -5,16 +5,20 @@
 //!   loop), retries of transient failures that never repeat a non-idempotent request the server
 //!   may have processed, bounded bodies, typed [`ApiError`]s without secrets, and `tracing`
 //!   spans per request.
-//! - [`podero`]: the typed Podero org/users API ([`PoderoClient`]).
+//! - [`podero`] (feature `podero`, on by default): the typed Podero org/users API
+//!   ([`PoderoClient`]).
 //! - `middleware` (feature `middleware`): the same bearer handling as a `reqwest-middleware`
-//!   middleware, for an existing middleware stack.
+//!   middleware, for an existing middleware stack, sending the token only to allowed origins.
+//!
+//! Features: `podero` (default), `middleware`, `native-tls` (the OS's TLS stack instead of
+//! rustls, for platforms whose policy requires the OS certificate store).
 //!
 //! # Podero: users CRUD
 //! ```no_run
 //! use partner_sdk::PoderoClient;
 //! use partner_sdk::podero::{NewUser, Role, UserUpdate};
 //!
-//! # async fn run() -> Result<(), partner_sdk::ApiError> {
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // PODERO_CLIENT_ID, PODERO_CLIENT_SECRET, PODERO_ORG_ID, optionally PODERO_BASE_URL.
 //! let podero = PoderoClient::from_env()?;
 //! let users = podero.users();
@@ -37,9 +41,10 @@
 //! # Cybrilla POA: a token cache and a generic GET
 //! ```no_run
 //! use partner_sdk::AuthenticatedClient;
+//! use poa_auth::{PoaAuth, SourceConfig as _};
 //!
-//! # async fn run() -> Result<(), partner_sdk::ApiError> {
-//! let tokens = poa_auth::PoaAuth::from_env()?.into_cache()?;
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let tokens = PoaAuth::from_env()?.into_cache()?;
 //! let poa = AuthenticatedClient::builder("https://poa.example.com", tokens).build()?;
 //! let answer: serde_json::Value = poa.get_json("/poa/v1/some-resource").await?;
 //! # let _ = answer;
@@ -51,17 +56,22 @@ mod client;
 mod error;
 #[cfg(feature = "middleware")]
 pub mod middleware;
+#[cfg(feature = "podero")]
 pub mod podero;
 pub mod retry;
+
+pub use auth_core::{SharedTokenProvider, Token};
+pub use reqwest;
 
 pub use client::{
     ApiResponse, AuthenticatedClient, AuthenticatedClientBuilder, DEFAULT_TIMEOUT,
     MAX_RESPONSE_BYTES,
 };
-pub use error::{ApiError, ErrorBody};
+pub use error::{ApiError, ErrorBody, StatusError};
+#[cfg(feature = "podero")]
 pub use podero::PoderoClient;
 
 /// The README's examples, compiled (and the emulator one run) as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "podero"))]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;

@@ -9,9 +9,11 @@
 //! and `expires_in`.
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), auth_core::AuthError> {
+//! use poa_auth::{PoaAuth, SourceConfig as _};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // POA_BASE_URL, POA_CLIENT_ID, POA_CLIENT_SECRET and optionally POA_TOKEN_PATH.
-//! let tokens = poa_auth::PoaAuth::from_env()?.into_cache()?;
+//! let tokens = PoaAuth::from_env()?.into_cache()?;
 //! let token = tokens.token().await?;
 //! println!("token expires at {:?}", token.expires_at());
 //! # Ok(())
@@ -25,15 +27,12 @@ pub mod jwt;
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
-use auth_core::url::{check_transport_security, parse_url};
+pub use auth_core::SourceConfig;
+use auth_core::url::parse_base_url;
 use auth_core::{
     AccessToken, AuthError, BodyEncoding, ClientAuth, ClientCredentials, ClientId, ClientSecret,
-    Clock, ConfigError, ExchangeOptions, Redactor, RetryPolicy, TokenCache, TokenCacheBuilder,
-    TokenSource, TokenUrl, env,
+    ConfigError, ExchangeOptions, Redactor, TokenCache, TokenSource, TokenUrl, env,
 };
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
@@ -57,8 +56,9 @@ pub type PoaTokenCache = TokenCache<PoaTokenSource>;
 
 /// POA client configuration.
 ///
-/// Every setter consumes and returns `self`; finish with [`into_cache`](Self::into_cache) (or
-/// [`into_source`](Self::into_source) for the bare exchange).
+/// Every setter consumes and returns `self`. The transport settings (`http_client`, `clock`,
+/// `retry`, `timeout`) and the ways to finish (`into_cache`, `into_cache_builder`,
+/// `into_source`) come from [`SourceConfig`]: bring it into scope.
 #[derive(Clone)]
 #[must_use]
 pub struct PoaAuth {
@@ -90,7 +90,8 @@ impl PoaAuth {
     ///
     /// # Errors
     /// [`ConfigError::MissingEnv`], [`ConfigError::EmptyEnv`] or
-    /// [`ConfigError::NonUnicodeEnv`] naming the variable (never its value).
+    /// [`ConfigError::NonUnicodeEnv`] naming the variable (never its value); an invalid
+    /// `POA_BASE_URL`, naming the variable.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(env::process)
     }
@@ -103,6 +104,8 @@ impl PoaAuth {
         lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
     ) -> Result<Self, ConfigError> {
         let base_url = env::required(&lookup, ENV_BASE_URL)?;
+        // Checked now, so the error names the variable.
+        parse_base_url(&base_url, ENV_BASE_URL)?;
         let client_id = env::required(&lookup, ENV_CLIENT_ID)?;
         let client_secret = env::required(&lookup, ENV_CLIENT_SECRET)?;
         let mut auth = Self::new(base_url, client_id, client_secret);
@@ -119,31 +122,6 @@ impl PoaAuth {
         self
     }
 
-    /// The HTTP client to share with API calls (build it from
-    /// [`auth_core::http::client_builder`]).
-    pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.options.http_client = Some(http);
-        self
-    }
-
-    /// The clock (default: the system clock).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.options.clock = Some(clock);
-        self
-    }
-
-    /// The retry policy of the token request (default: [`RetryPolicy::default`]).
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.options.retry = Some(retry);
-        self
-    }
-
-    /// The timeout of one token request attempt (default: 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.options.timeout = Some(timeout);
-        self
-    }
-
     /// The client id.
     pub fn client_id(&self) -> &ClientId {
         &self.client_id
@@ -152,46 +130,38 @@ impl PoaAuth {
     /// The base URL, validated.
     ///
     /// # Errors
-    /// [`ConfigError`] if it does not parse or is plain HTTP to a non-loopback host.
+    /// [`ConfigError`] if it does not parse, is plain HTTP to a non-loopback host, or has a
+    /// query or fragment.
     pub fn base_url(&self) -> Result<reqwest::Url, ConfigError> {
-        let url = parse_url(&self.base_url, "POA base URL")?;
-        check_transport_security(&url, "POA base URL")?;
-        Ok(url)
+        parse_base_url(&self.base_url, "POA base URL")
+    }
+}
+
+impl SourceConfig for PoaAuth {
+    type Source = PoaTokenSource;
+
+    fn exchange_options(&mut self) -> &mut ExchangeOptions {
+        &mut self.options
+    }
+
+    fn cache_name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("poa")
     }
 
     /// The exchange, without a cache.
     ///
     /// # Errors
-    /// [`AuthError::Config`] for an invalid URL or credentials.
-    pub fn into_source(self) -> Result<PoaTokenSource, AuthError> {
+    /// [`ConfigError`] for an invalid URL or credentials.
+    fn into_source(self) -> Result<PoaTokenSource, ConfigError> {
         let base = self.base_url()?;
         let token_url = TokenUrl::from_base(base.as_str(), &self.token_path)?;
-        let builder = ClientCredentials::builder(token_url, self.client_id, self.client_secret)
+        let exchange = ClientCredentials::builder(token_url, self.client_id, self.client_secret)
             .client_auth(ClientAuth::RequestBody)
             .body_encoding(BodyEncoding::Form)
             .label(Cow::Borrowed("poa"))
-            .options(self.options);
-        Ok(PoaTokenSource {
-            exchange: builder.build()?,
-        })
-    }
-
-    /// A cache builder over the exchange, using the same clock, for custom cache settings.
-    ///
-    /// # Errors
-    /// As [`into_source`](Self::into_source).
-    pub fn into_cache_builder(self) -> Result<TokenCacheBuilder<PoaTokenSource>, AuthError> {
-        let source = self.into_source()?;
-        let clock = Arc::clone(source.exchange.clock());
-        Ok(TokenCache::builder(source).clock(clock))
-    }
-
-    /// A ready token cache with the default settings.
-    ///
-    /// # Errors
-    /// As [`into_source`](Self::into_source).
-    pub fn into_cache(self) -> Result<PoaTokenCache, AuthError> {
-        Ok(self.into_cache_builder()?.build())
+            .options(self.options)
+            .build()?;
+        Ok(PoaTokenSource { exchange })
     }
 }
 
@@ -219,7 +189,6 @@ impl PoaTokenSource {
     }
 }
 
-#[async_trait]
 impl TokenSource for PoaTokenSource {
     async fn fetch_token(&self) -> Result<AccessToken, AuthError> {
         Ok(effective_expiry(self.exchange.fetch_token().await?))

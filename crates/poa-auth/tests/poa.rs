@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
@@ -14,7 +13,7 @@ use auth_core::{
 };
 use base64::Engine as _;
 use chrono::TimeDelta;
-use poa_auth::PoaAuth;
+use poa_auth::{PoaAuth, SourceConfig as _};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -57,7 +56,7 @@ async fn server_answering(token_path: &str, response: ResponseTemplate) -> MockS
 }
 
 fn auth(server: &MockServer, id: &str, secret: &str, clock: &ManualClock) -> PoaAuth {
-    PoaAuth::new(server.uri(), id, secret).clock(Arc::new(clock.clone()))
+    PoaAuth::new(server.uri(), id, secret).clock(clock.clone())
 }
 
 async fn only_request(server: &MockServer) -> Request {
@@ -299,31 +298,44 @@ fn environment_variables_present_missing_and_empty() {
         source.exchange().token_url().to_string(),
         "https://poa.example.com/poa/auth/token"
     );
-    assert_eq!(
+    assert!(matches!(
         PoaAuth::from_lookup(vars(&full[1..])).unwrap_err(),
         ConfigError::MissingEnv {
-            name: "POA_BASE_URL"
+            name: "POA_BASE_URL",
+            ..
         }
-    );
+    ));
     let mut empty = full.to_vec();
     empty[2] = ("POA_CLIENT_SECRET", "");
-    assert_eq!(
+    assert!(matches!(
         PoaAuth::from_lookup(vars(&empty)).unwrap_err(),
         ConfigError::EmptyEnv {
-            name: "POA_CLIENT_SECRET"
+            name: "POA_CLIENT_SECRET",
+            ..
         }
+    ));
+    let mut query = full.to_vec();
+    query[0] = ("POA_BASE_URL", "https://poa.example.com/base?tenant=a");
+    let error = PoaAuth::from_lookup(vars(&query)).unwrap_err();
+    assert!(
+        error.to_string().starts_with("invalid POA_BASE_URL: "),
+        "{error}"
     );
     let insecure = PoaAuth::new("http://poa.example.com", "id", SECRET)
         .into_source()
         .unwrap_err();
-    assert!(matches!(
-        insecure,
-        AuthError::Config(ConfigError::InsecureUrl { .. })
-    ));
+    assert!(matches!(insecure, ConfigError::InsecureUrl { .. }));
 }
 
 #[track_caller]
-fn assert_secret_free(error: &AuthError, token: &str) {
+fn assert_secret_free(error: &dyn std::fmt::Debug, token: &str) {
+    let text = format!("{error:?}");
+    assert!(!text.contains(SECRET), "the secret leaked: {text}");
+    assert!(!text.contains(token), "a token leaked: {text}");
+}
+
+#[track_caller]
+fn assert_error_secret_free(error: &AuthError, token: &str) {
     let text = format!("{error} | {error:?}");
     assert!(!text.contains(SECRET), "the secret leaked: {text}");
     assert!(!text.contains(token), "a token leaked: {text}");
@@ -359,7 +371,7 @@ async fn no_error_path_carries_the_secret_or_a_token() {
             .fetch_token()
             .await
             .unwrap_err();
-        assert_secret_free(&error, &token);
+        assert_error_secret_free(&error, &token);
     }
     let error = PoaAuth::new(format!("https://id:{SECRET}@poa.example.com"), "id", SECRET)
         .into_source()

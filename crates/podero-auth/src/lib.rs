@@ -8,9 +8,11 @@
 //! [`TokenCache`].
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), auth_core::AuthError> {
+//! use podero_auth::{PoderoAuth, SourceConfig as _};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // PODERO_CLIENT_ID, PODERO_CLIENT_SECRET and optionally PODERO_BASE_URL.
-//! let tokens = podero_auth::PoderoAuth::from_env()?.into_cache()?;
+//! let tokens = PoderoAuth::from_env()?.into_cache()?;
 //! let token = tokens.token().await?;
 //! let users = reqwest::Client::new()
 //!     .get("https://app.podero.com/api/partners/v2.0/org/016b78a7-0c7c-4241-a277-015c3ad3cb90/users")
@@ -22,19 +24,26 @@
 //! # }
 //! ```
 //!
+//! # The token body
+//! Podero documents a JSON body, which django-oauth-toolkit (the software behind Podero's
+//! token endpoint) parses only with its deprecated JSON backend; its default backend parses
+//! form bodies only. The default, [`BodyEncoding::Auto`], sends JSON as documented and, if the
+//! server answers that it found no grant type, the same request once more as a form, then
+//! keeps whichever worked. `PODERO_TOKEN_BODY=json|form|auto` or
+//! [`PoderoAuth::body_encoding`] fixes it.
+//!
 //! What is sent, what is accepted and how the documents' inconsistencies are handled:
 //! `docs/vendors/podero.md`.
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
 
+pub use auth_core::SourceConfig;
 use auth_core::env;
-use auth_core::url::{check_transport_security, parse_url};
+use auth_core::url::parse_base_url;
 use auth_core::{
-    AuthError, BodyEncoding, ClientAuth, ClientCredentials, ClientId, ClientSecret, Clock,
-    ConfigError, ExchangeOptions, RetryPolicy, Scopes, TokenCache, TokenCacheBuilder, TokenUrl,
+    BodyEncoding, ClientAuth, ClientCredentials, ClientId, ClientSecret, ConfigError,
+    ExchangeOptions, Scopes, TokenCache, TokenUrl,
 };
 use reqwest::Url;
 use reqwest::header::{CACHE_CONTROL, HeaderValue};
@@ -50,6 +59,8 @@ pub const ENV_CLIENT_ID: &str = "PODERO_CLIENT_ID";
 pub const ENV_CLIENT_SECRET: &str = "PODERO_CLIENT_SECRET";
 /// `PODERO_BASE_URL` (optional; default [`PRODUCTION_URL`])
 pub const ENV_BASE_URL: &str = "PODERO_BASE_URL";
+/// `PODERO_TOKEN_BODY` (optional; `json`, `form` or `auto`, the default)
+pub const ENV_TOKEN_BODY: &str = "PODERO_TOKEN_BODY";
 
 /// The token cache this crate builds.
 pub type PoderoTokenCache = TokenCache<ClientCredentials>;
@@ -62,7 +73,8 @@ pub enum Environment {
     Production,
     /// A sandbox on its own subdomain: `Sandbox("acme")` is `https://acme.podero.com`.
     Sandbox(String),
-    /// Any base URL (the emulator, a proxy): `https://`, or `http://` for loopback only.
+    /// Any base URL (the emulator, a proxy): `https://`, or `http://` for loopback only; no
+    /// query or fragment.
     Custom(String),
 }
 
@@ -77,20 +89,19 @@ impl Environment {
             Self::Production => PRODUCTION_URL.to_owned(),
             Self::Sandbox(name) => {
                 if !is_dns_label(name) {
-                    return Err(ConfigError::Invalid {
-                        field: "Podero sandbox name",
-                        reason: format!(
-                            "{name:?} is not a subdomain label (letters, digits and inner hyphens, at most 63)"
+                    return Err(ConfigError::invalid(
+                        "Podero sandbox name",
+                        format!(
+                            "{:?} is not a subdomain label (letters, digits and inner hyphens, at most 63)",
+                            auth_core::redact::sanitize(name, 80)
                         ),
-                    });
+                    ));
                 }
                 format!("https://{}.podero.com", name.to_ascii_lowercase())
             }
             Self::Custom(url) => url.clone(),
         };
-        let url = parse_url(&url, "Podero base URL")?;
-        check_transport_security(&url, "Podero base URL")?;
-        Ok(url)
+        parse_base_url(&url, "Podero base URL")
     }
 }
 
@@ -103,8 +114,9 @@ fn is_dns_label(name: &str) -> bool {
 
 /// Podero client configuration: credentials, environment and exchange options.
 ///
-/// Every setter consumes and returns `self`; finish with [`into_cache`](Self::into_cache) (or
-/// [`into_source`](Self::into_source) for the bare exchange).
+/// Every setter consumes and returns `self`. The transport settings (`http_client`, `clock`,
+/// `retry`, `timeout`) and the ways to finish (`into_cache`, `into_cache_builder`,
+/// `into_source`) come from [`SourceConfig`]: bring it into scope.
 #[derive(Clone)]
 #[must_use]
 pub struct PoderoAuth {
@@ -125,16 +137,18 @@ impl PoderoAuth {
             client_secret: client_secret.into(),
             environment: Environment::Production,
             scopes: Scopes::empty(),
-            body_encoding: BodyEncoding::Json,
+            body_encoding: BodyEncoding::Auto,
             options: ExchangeOptions::default(),
         }
     }
 
-    /// Reads `PODERO_CLIENT_ID`, `PODERO_CLIENT_SECRET` and, if set, `PODERO_BASE_URL`.
+    /// Reads `PODERO_CLIENT_ID`, `PODERO_CLIENT_SECRET` and, if set, `PODERO_BASE_URL` and
+    /// `PODERO_TOKEN_BODY`.
     ///
     /// # Errors
     /// [`ConfigError::MissingEnv`], [`ConfigError::EmptyEnv`] or
-    /// [`ConfigError::NonUnicodeEnv`] naming the variable (never its value).
+    /// [`ConfigError::NonUnicodeEnv`] naming the variable (never its value); an invalid
+    /// `PODERO_BASE_URL` or `PODERO_TOKEN_BODY`, naming the variable.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(env::process)
     }
@@ -151,7 +165,22 @@ impl PoderoAuth {
         let client_secret = env::required(&lookup, ENV_CLIENT_SECRET)?;
         let mut auth = Self::new(client_id, client_secret);
         if let Some(base_url) = env::optional(&lookup, ENV_BASE_URL)? {
+            // Checked now, so the error names the variable.
+            parse_base_url(&base_url, ENV_BASE_URL)?;
             auth.environment = Environment::Custom(base_url);
+        }
+        if let Some(body) = env::optional(&lookup, ENV_TOKEN_BODY)? {
+            auth.body_encoding = match body.to_ascii_lowercase().as_str() {
+                "json" => BodyEncoding::Json,
+                "form" => BodyEncoding::Form,
+                "auto" => BodyEncoding::Auto,
+                _ => {
+                    return Err(ConfigError::invalid(
+                        ENV_TOKEN_BODY,
+                        "it must be `json`, `form` or `auto`",
+                    ));
+                }
+            };
         }
         Ok(auth)
     }
@@ -168,35 +197,11 @@ impl PoderoAuth {
         self
     }
 
-    /// The request body encoding. Default [`BodyEncoding::Json`], as Podero documents;
-    /// [`BodyEncoding::Form`] sends RFC 6749's standard form body instead.
+    /// The request body encoding: [`BodyEncoding::Auto`] by default (JSON as Podero
+    /// documents, a form body if the server does not parse JSON; see the crate docs),
+    /// [`BodyEncoding::Json`] or [`BodyEncoding::Form`] to fix it.
     pub fn body_encoding(mut self, body_encoding: BodyEncoding) -> Self {
         self.body_encoding = body_encoding;
-        self
-    }
-
-    /// The HTTP client to share with API calls (build it from
-    /// [`auth_core::http::client_builder`]).
-    pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.options.http_client = Some(http);
-        self
-    }
-
-    /// The clock (default: the system clock).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.options.clock = Some(clock);
-        self
-    }
-
-    /// The retry policy of the token request (default: [`RetryPolicy::default`]).
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.options.retry = Some(retry);
-        self
-    }
-
-    /// The timeout of one token request attempt (default: 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.options.timeout = Some(timeout);
         self
     }
 
@@ -213,14 +218,31 @@ impl PoderoAuth {
         self.environment.base_url()
     }
 
+    /// The HTTP client given to [`SourceConfig::http_client`], if any.
+    pub fn configured_http_client(&self) -> Option<&reqwest::Client> {
+        self.options.http_client.as_ref()
+    }
+}
+
+impl SourceConfig for PoderoAuth {
+    type Source = ClientCredentials;
+
+    fn exchange_options(&mut self) -> &mut ExchangeOptions {
+        &mut self.options
+    }
+
+    fn cache_name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("podero")
+    }
+
     /// The exchange, without a cache.
     ///
     /// # Errors
-    /// [`AuthError::Config`] for an invalid environment or credentials.
-    pub fn into_source(self) -> Result<ClientCredentials, AuthError> {
+    /// [`ConfigError`] for an invalid environment or credentials.
+    fn into_source(self) -> Result<ClientCredentials, ConfigError> {
         let base = self.environment.base_url()?;
         let token_url = TokenUrl::from_base(base.as_str(), TOKEN_PATH)?;
-        let builder = ClientCredentials::builder(token_url, self.client_id, self.client_secret)
+        ClientCredentials::builder(token_url, self.client_id, self.client_secret)
             .client_auth(ClientAuth::BasicHeader)
             .body_encoding(self.body_encoding)
             .scopes(self.scopes)
@@ -228,26 +250,8 @@ impl PoderoAuth {
             // token responses.
             .header(CACHE_CONTROL, HeaderValue::from_static("no-cache"))
             .label(Cow::Borrowed("podero"))
-            .options(self.options);
-        builder.build()
-    }
-
-    /// A cache builder over the exchange, using the same clock, for custom cache settings.
-    ///
-    /// # Errors
-    /// As [`into_source`](Self::into_source).
-    pub fn into_cache_builder(self) -> Result<TokenCacheBuilder<ClientCredentials>, AuthError> {
-        let source = self.into_source()?;
-        let clock = Arc::clone(source.clock());
-        Ok(TokenCache::builder(source).clock(clock))
-    }
-
-    /// A ready token cache with the default settings.
-    ///
-    /// # Errors
-    /// As [`into_source`](Self::into_source).
-    pub fn into_cache(self) -> Result<PoderoTokenCache, AuthError> {
-        Ok(self.into_cache_builder()?.build())
+            .options(self.options)
+            .build()
     }
 }
 

@@ -6,14 +6,13 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
     AuthError, BodyEncoding, Clock, ConfigError, ManualClock, OAuthErrorCode, RetryPolicy,
     TokenSource,
 };
-use podero_auth::{Environment, PoderoAuth};
+use podero_auth::{Environment, PoderoAuth, SourceConfig as _};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -43,7 +42,7 @@ async fn server_answering(response: ResponseTemplate) -> MockServer {
 fn auth(server: &MockServer, id: &str, secret: &str, clock: &ManualClock) -> PoderoAuth {
     PoderoAuth::new(id, secret)
         .environment(Environment::Custom(server.uri()))
-        .clock(Arc::new(clock.clone()))
+        .clock(clock.clone())
 }
 
 async fn only_request(server: &MockServer) -> Request {
@@ -308,23 +307,25 @@ fn environment_variables_present_missing_and_empty() {
     );
 
     let missing = PoderoAuth::from_lookup(vars(&[("PODERO_CLIENT_ID", "id")])).unwrap_err();
-    assert_eq!(
+    assert!(matches!(
         missing,
         ConfigError::MissingEnv {
-            name: "PODERO_CLIENT_SECRET"
+            name: "PODERO_CLIENT_SECRET",
+            ..
         }
-    );
+    ));
     let empty = PoderoAuth::from_lookup(vars(&[
         ("PODERO_CLIENT_ID", " "),
         ("PODERO_CLIENT_SECRET", SECRET),
     ]))
     .unwrap_err();
-    assert_eq!(
+    assert!(matches!(
         empty,
         ConfigError::EmptyEnv {
-            name: "PODERO_CLIENT_ID"
+            name: "PODERO_CLIENT_ID",
+            ..
         }
-    );
+    ));
     assert_eq!(
         empty.to_string(),
         "environment variable PODERO_CLIENT_ID is empty"
@@ -334,17 +335,65 @@ fn environment_variables_present_missing_and_empty() {
         ("PODERO_CLIENT_SECRET", SECRET),
         ("PODERO_BASE_URL", "http://podero.example.com"),
     ]))
-    .unwrap()
-    .into_source()
     .unwrap_err();
     assert!(matches!(
         insecure,
-        AuthError::Config(ConfigError::InsecureUrl { .. })
+        ConfigError::InsecureUrl {
+            what: "PODERO_BASE_URL",
+            ..
+        }
     ));
+    // A query or fragment would put the endpoint path in the wrong place: refused, naming the
+    // variable.
+    for base in ["https://host/prefix?tenant=a", "https://host/prefix#frag"] {
+        let error = PoderoAuth::from_lookup(vars(&[
+            ("PODERO_CLIENT_ID", "id"),
+            ("PODERO_CLIENT_SECRET", SECRET),
+            ("PODERO_BASE_URL", base),
+        ]))
+        .unwrap_err();
+        assert!(
+            error.to_string().starts_with("invalid PODERO_BASE_URL: "),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn the_token_body_variable_chooses_the_encoding() {
+    for (value, expected) in [
+        ("json", BodyEncoding::Json),
+        ("FORM", BodyEncoding::Form),
+        ("auto", BodyEncoding::Auto),
+    ] {
+        let source = PoderoAuth::from_lookup(vars(&[
+            ("PODERO_CLIENT_ID", "id"),
+            ("PODERO_CLIENT_SECRET", SECRET),
+            ("PODERO_TOKEN_BODY", value),
+        ]))
+        .unwrap()
+        .into_source()
+        .unwrap();
+        let first = match expected {
+            BodyEncoding::Form => BodyEncoding::Form,
+            _ => BodyEncoding::Json,
+        };
+        assert_eq!(source.current_body_encoding(), first, "{value}");
+    }
+    let error = PoderoAuth::from_lookup(vars(&[
+        ("PODERO_CLIENT_ID", "id"),
+        ("PODERO_CLIENT_SECRET", SECRET),
+        ("PODERO_TOKEN_BODY", "xml"),
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid PODERO_TOKEN_BODY: it must be `json`, `form` or `auto`"
+    );
 }
 
 #[track_caller]
-fn assert_secret_free(error: &AuthError) {
+fn assert_secret_free(error: &(impl std::fmt::Display + std::fmt::Debug)) {
     let text = format!("{error} | {error:?}");
     assert!(!text.contains(SECRET), "the secret leaked: {text}");
     assert!(
@@ -407,4 +456,112 @@ async fn no_error_path_carries_the_secret_or_a_token() {
     assert_secret_free(&error);
     let debug = format!("{:?}", PoderoAuth::new("id", SECRET));
     assert!(!debug.contains(SECRET), "{debug}");
+}
+
+/// DOT's default backend: a JSON body has no `grant_type` for it.
+async fn form_only_server(form_answer: ResponseTemplate) -> MockServer {
+    use wiremock::matchers::header;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("content-type", "application/json"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(serde_json::json!({"error": "unsupported_grant_type"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .respond_with(form_answer)
+        .mount(&server)
+        .await;
+    server
+}
+
+fn content_types(requests: &[Request]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| header(r, "content-type").unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn auto_falls_back_to_a_form_body_once_and_remembers_it() {
+    let server =
+        form_only_server(ResponseTemplate::new(200).set_body_json(documented_response())).await;
+    let clock = ManualClock::at_epoch_2025();
+    let source = auth(&server, "id", SECRET, &clock).into_source().unwrap();
+    source.fetch_token().await.unwrap();
+    assert_eq!(source.current_body_encoding(), BodyEncoding::Form);
+    source.fetch_token().await.unwrap();
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(
+        content_types(&requests),
+        [
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "application/x-www-form-urlencoded"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn auto_reports_a_wrong_secret_on_a_form_only_server_as_rejected_credentials() {
+    let server = form_only_server(
+        ResponseTemplate::new(401).set_body_json(serde_json::json!({"error": "invalid_client"})),
+    )
+    .await;
+    let clock = ManualClock::at_epoch_2025();
+    let error = auth(&server, "id", SECRET, &clock)
+        .into_source()
+        .unwrap()
+        .fetch_token()
+        .await
+        .unwrap_err();
+    assert!(error.is_rejected_credentials(), "{error:?}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn auto_never_doubles_a_request_for_any_other_answer() {
+    let answers = [
+        ResponseTemplate::new(401).set_body_json(serde_json::json!({"error": "invalid_client"})),
+        ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": "invalid_scope"})),
+        ResponseTemplate::new(400).set_body_json(
+            serde_json::json!({"error": "invalid_request", "error_description": "bad scope"}),
+        ),
+        ResponseTemplate::new(400)
+            .set_body_json(serde_json::json!({"error": "unauthorized_client"})),
+        ResponseTemplate::new(404).set_body_string("not found"),
+    ];
+    let clock = ManualClock::at_epoch_2025();
+    for answer in answers {
+        let server = server_answering(answer).await;
+        let source = auth(&server, "id", SECRET, &clock)
+            .retry(RetryPolicy::never())
+            .into_source()
+            .unwrap();
+        source.fetch_token().await.unwrap_err();
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+        assert_eq!(source.current_body_encoding(), BodyEncoding::Json);
+    }
+}
+
+#[tokio::test]
+async fn fixed_encodings_never_negotiate() {
+    let server =
+        form_only_server(ResponseTemplate::new(200).set_body_json(documented_response())).await;
+    let clock = ManualClock::at_epoch_2025();
+    let error = auth(&server, "id", SECRET, &clock)
+        .body_encoding(BodyEncoding::Json)
+        .into_source()
+        .unwrap()
+        .fetch_token()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, AuthError::OAuth { error, .. } if error.error == OAuthErrorCode::UnsupportedGrantType),
+        "{error:?}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }

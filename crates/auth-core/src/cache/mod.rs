@@ -2,45 +2,70 @@
 //! path, single flight, refresh ahead, compare-and-invalidate and failure backoff.
 //!
 //! # States of the cached token
-//! With `L` its lifetime (from `obtained_at` to `expires_at`, or the default lifetime when the
-//! server gave none):
-//! - **fresh** until the refresh-ahead point (by default somewhere in 80 %..90 % of `L`,
-//!   random per token so a fleet does not refresh in lockstep): served from the read path.
-//! - **refresh ahead** until the must-refresh point: still served at once, and the first
-//!   caller to see this state starts one background fetch.
-//! - **must refresh** from `expires_at - min(safety margin, L / 2)`, and **expired**: callers
-//!   wait for the single flight.
+//! See [`schedule`] for the rule and its diagram: a token is **fresh** (served from the read
+//! path), then in its **refresh-ahead** window (still served at once; the first caller starts
+//! one background fetch), then inside its **safety margin** or expired (callers wait for the
+//! single flight).
 //!
 //! # Failures
-//! A failed fetch records its error and a backoff (exponential with equal jitter for
-//! retryable errors, the maximum at once for the others, such as rejected credentials).
-//! Until the backoff ends no new fetch starts: callers get the still-valid token if there is
-//! one, else the recorded error. The waiters of a failed fetch likewise get the still-valid
-//! token if there is one, else that fetch's error.
+//! A failed fetch records its error and a time before which no new fetch starts:
+//! - rejected credentials and other errors that retrying cannot fix: the maximum backoff
+//!   (default 60 s), so they are retried slowly rather than never (secrets get rotated);
+//! - a failed background refresh, while the token is still served: exponential backoff with
+//!   equal jitter from the probe interval, leaving room for another try before the margin;
+//! - otherwise (no usable token): the probe interval (default 1 s), or the endpoint's
+//!   `Retry-After` up to the maximum backoff. A failing endpoint gets at most one request per
+//!   interval, and the cache recovers within about one interval after the endpoint does.
+//!
+//! Until that time callers get the still-valid token if there is one, else the recorded error.
+//! The waiters of a failed fetch likewise get the still-valid token if there is one, else that
+//! fetch's error. A token that arrives already expired is never served: it is a failure
+//! ([`AuthError::ExpiredOnArrival`]).
+//!
+//! # Runtimes
+//! A fetch runs as a task on the runtime of the caller that starts it; callers on any runtime
+//! wait on a `watch` channel. Its deadlines are kept by a process-wide watchdog thread, outside
+//! every runtime: a task never polled within a second (its runtime is not driven) or dropped
+//! unfinished (its runtime shut down) is *abandoned*, which is not a failure: no backoff, no
+//! error, and its waiters start a new flight on their own runtime. A task still running at the
+//! fetch timeout is aborted and fails with [`AuthError::Timeout`]. The cache itself uses no
+//! Tokio timer, so it works on a runtime without a time driver; a source that needs one (the
+//! HTTP exchange) fails there with [`ConfigError::DisabledDriver`].
 //!
 //! # Invariants
 //! - The mutex is never held across an `.await`; the hot path never takes it.
-//! - At most one fetch runs at a time, in its own task: cancelling a caller never cancels it,
-//!   a fetch that panics or is dropped still completes its flight with
-//!   [`AuthError::FetchAborted`], and one that hangs is ended by the fetch timeout.
+//! - At most one fetch runs at a time; cancelling a caller never cancels it; every flight ends
+//!   exactly once ([`Shared::finish`]).
 
+mod counters;
+mod flight;
 mod read;
+pub(crate) mod schedule;
+mod watchdog;
 
+use std::borrow::Cow;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use tokio::sync::watch;
-use tracing::{Instrument as _, debug, warn};
+use tracing::{debug, warn};
 
-use self::read::ReadPath;
-use crate::clock::{Clock, SystemClock, duration_nanos, unix_nanos};
+pub use self::counters::CacheMetrics;
+use self::counters::Counters;
+use self::flight::{Ending, Flight, Launch, Outcome, TaskHandle};
+use self::read::{Gate, ReadPath};
+pub(crate) use self::schedule::Schedule;
+use self::schedule::{Deadlines, Latency};
+use self::watchdog::{Check, Expire};
+use crate::clock::{Clock, SharedClock, duration_nanos, nanos_duration, unix_nanos};
 use crate::error::{AuthError, ConfigError};
-use crate::provider::{TokenProvider, TokenSource};
+use crate::provider::{FetchContext, FetchReason, TokenProvider, TokenSource};
 use crate::retry::{equal_jitter, exponential};
-use crate::token::AccessToken;
+use crate::token::{AccessToken, Token};
+
+/// How many times one call starts a new flight after the one it waited for was abandoned.
+const MAX_RESTARTS: u32 = 3;
 
 /// The cache's settings; see [`TokenCacheBuilder`] for each one's meaning and default.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,8 +74,8 @@ pub struct CacheConfig {
     refresh_jitter: f64,
     safety_margin: Duration,
     default_lifetime: Duration,
-    backoff_initial: Duration,
-    backoff_max: Duration,
+    probe_interval: Duration,
+    max_backoff: Duration,
     fetch_timeout: Duration,
 }
 
@@ -61,15 +86,16 @@ impl Default for CacheConfig {
             refresh_jitter: 0.5,
             safety_margin: Duration::from_secs(60),
             default_lifetime: Duration::from_secs(3600),
-            backoff_initial: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(60),
+            probe_interval: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
             fetch_timeout: Duration::from_secs(120),
         }
     }
 }
 
 impl CacheConfig {
-    /// The fraction of the lifetime at its end in which a background refresh starts.
+    /// The fraction of the lifetime, before the safety margin, in which a background refresh
+    /// starts.
     pub fn refresh_ahead(&self) -> f64 {
         self.refresh_ahead
     }
@@ -79,7 +105,7 @@ impl CacheConfig {
         self.refresh_jitter
     }
 
-    /// The safety margin before expiry (capped at half the lifetime per token).
+    /// The safety margin before expiry (capped at a tenth of the lifetime per token).
     pub fn safety_margin(&self) -> Duration {
         self.safety_margin
     }
@@ -89,9 +115,14 @@ impl CacheConfig {
         self.default_lifetime
     }
 
-    /// The backoff bounds after failed fetches.
-    pub fn failure_backoff(&self) -> (Duration, Duration) {
-        (self.backoff_initial, self.backoff_max)
+    /// The least time between fetches while fetches fail.
+    pub fn probe_interval(&self) -> Duration {
+        self.probe_interval
+    }
+
+    /// The longest wait after a failure (rejected credentials wait this long at once).
+    pub fn max_backoff(&self) -> Duration {
+        self.max_backoff
     }
 
     /// The longest one fetch may take before it fails with [`AuthError::Timeout`].
@@ -100,42 +131,21 @@ impl CacheConfig {
     }
 }
 
-/// Counters of what the cache did, since it was created.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct CacheMetrics {
-    /// Calls to the token source (fetches started), background refreshes included.
-    pub fetches: u64,
-    /// Tokens served without waiting for a fetch.
-    pub hits: u64,
-    /// Background refreshes started in the refresh-ahead window.
-    pub refreshes_ahead: u64,
-    /// Invalidations that dropped the cached token (reports about an already replaced token
-    /// are not counted).
-    pub invalidations: u64,
-    /// Fetches that failed.
-    pub failures: u64,
-}
-
 /// A caching, single-flight [`TokenProvider`] over a [`TokenSource`].
 ///
 /// Cloning is cheap and clones share the cache. Fetches run as Tokio tasks, so the cache must
-/// be used inside a Tokio runtime.
+/// be used inside a Tokio runtime (any flavour, any number of them).
 ///
 /// ```
-/// # use std::sync::Arc;
 /// # use auth_core::{AccessToken, AuthError, TokenCache, TokenSource};
-/// # use async_trait::async_trait;
 /// # use chrono::{TimeDelta, Utc};
 /// struct Fixed;
 ///
-/// #[async_trait]
 /// impl TokenSource for Fixed {
 ///     async fn fetch_token(&self) -> Result<AccessToken, AuthError> {
+///         # #[allow(clippy::disallowed_methods)]
 ///         let now = Utc::now();
-///         Ok(AccessToken::bearer("t0k3n", now)
-///             .map_err(|_| AuthError::FetchAborted)?
-///             .with_expires_at(now + TimeDelta::hours(1)))
+///         Ok(AccessToken::bearer("t0k3n", now)?.with_expires_at(now + TimeDelta::hours(1)))
 ///     }
 /// }
 ///
@@ -144,7 +154,7 @@ pub struct CacheMetrics {
 /// let cache = TokenCache::new(Fixed);
 /// let first = cache.token().await?;
 /// let second = cache.token().await?; // served from the cache
-/// assert!(first.same_token(&second));
+/// assert!(first.is(&second));
 /// assert_eq!(cache.metrics().fetches, 1);
 /// # Ok(())
 /// # }
@@ -163,35 +173,32 @@ impl<S> Clone for TokenCache<S> {
 
 struct Shared<S> {
     source: S,
-    clock: Arc<dyn Clock>,
+    clock: SharedClock,
     config: CacheConfig,
     read: ReadPath,
     state: Mutex<State>,
-    fetches: AtomicU64,
-    refreshes_ahead: AtomicU64,
-    invalidations: AtomicU64,
-    failures: AtomicU64,
+    counters: Counters,
 }
 
-/// The authoritative cached token and its deadlines (Unix nanoseconds).
+/// The authoritative cached token and its deadlines.
 struct Entry {
     generation: u64,
     token: AccessToken,
-    refresh_at: i64,
-    must_refresh_at: i64,
-    expires_at: i64,
+    deadlines: Deadlines,
 }
 
-type FlightResult = Result<Arc<AccessToken>, AuthError>;
-
-struct Flight {
-    id: u64,
-    result: watch::Receiver<Option<FlightResult>>,
-}
-
+/// No fetch starts in `[since, until)`; the last failure's error.
 struct Backoff {
+    since: i64,
     until: i64,
     error: AuthError,
+}
+
+impl Backoff {
+    /// Whether the backoff holds at `now`. A clock that went back before its start ends it.
+    fn active(&self, now: i64) -> bool {
+        self.since <= now && now < self.until
+    }
 }
 
 #[derive(Default)]
@@ -199,7 +206,10 @@ struct State {
     current: Option<Entry>,
     flight: Option<Flight>,
     backoff: Option<Backoff>,
+    /// A token a server rejected that no flight has been told about yet.
+    rejected: Option<Token>,
     consecutive_failures: u32,
+    latency: Latency,
     last_generation: u64,
     last_flight: u64,
 }
@@ -223,6 +233,7 @@ impl<S: TokenSource> TokenCache<S> {
             source,
             clock: None,
             config: CacheConfig::default(),
+            name: Cow::Borrowed("default"),
         }
     }
 
@@ -235,41 +246,51 @@ impl<S: TokenSource> TokenCache<S> {
     /// # Errors
     /// The error of the fetch this call waited for, or the last fetch's error during a
     /// backoff; [`ConfigError::NoRuntime`] outside a Tokio runtime.
-    pub async fn token(&self) -> Result<Arc<AccessToken>, AuthError> {
-        let shared = &*self.shared;
-        if let Some(token) = shared.read.fresh(|| shared.clock.now_unix_nanos()) {
+    #[inline]
+    pub async fn token(&self) -> Result<Token, AuthError> {
+        if let Some(token) = self.fresh_token() {
             return Ok(token);
         }
         self.token_slow().await
     }
 
+    /// The token, if it is fresh (or inside its refresh-ahead window while a refresh is
+    /// already running): served without locking, waiting or starting any work.
+    #[inline]
+    pub fn fresh_token(&self) -> Option<Token> {
+        let shared = &*self.shared;
+        let (token, slot_hits) = shared.read.fresh(|| shared.clock.now_unix_nanos())?;
+        if slot_hits % 1024 == 0 {
+            shared.counters.publish_hits(shared.read.hits());
+        }
+        Some(token)
+    }
+
     /// Drops the cached token if it is still `rejected`; see [`TokenProvider::invalidate`].
-    pub fn invalidate(&self, rejected: &AccessToken) {
+    /// The next fetch tells the source which token was rejected
+    /// ([`FetchContext::rejected`]).
+    pub fn invalidate(&self, rejected: &Token) {
         let shared = &*self.shared;
         let mut state = shared.lock();
-        if state
-            .current
-            .as_ref()
-            .is_some_and(|entry| entry.token.same_token(rejected))
-        {
+        if state.current.as_ref().is_some_and(|entry| {
+            entry.generation == rejected.generation() && entry.token.same_token(rejected)
+        }) {
             state.current = None;
+            state.rejected = Some(rejected.clone());
             let generation = state.next_generation();
             shared.read.publish(generation);
-            shared.invalidations.fetch_add(1, Ordering::Relaxed);
-            debug!("cached token invalidated after a rejection");
+            shared.counters.invalidation();
+            debug!(
+                generation = rejected.generation(),
+                "cached token invalidated after a rejection"
+            );
         }
     }
 
     /// A snapshot of the counters.
     pub fn metrics(&self) -> CacheMetrics {
-        let shared = &*self.shared;
-        CacheMetrics {
-            fetches: shared.fetches.load(Ordering::Relaxed),
-            hits: shared.read.hits(),
-            refreshes_ahead: shared.refreshes_ahead.load(Ordering::Relaxed),
-            invalidations: shared.invalidations.load(Ordering::Relaxed),
-            failures: shared.failures.load(Ordering::Relaxed),
-        }
+        let hits = self.shared.read.hits();
+        self.shared.counters.snapshot(hits)
     }
 
     /// The token source.
@@ -278,7 +299,7 @@ impl<S: TokenSource> TokenCache<S> {
     }
 
     /// The clock.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
+    pub fn clock(&self) -> &SharedClock {
         &self.shared.clock
     }
 
@@ -287,41 +308,64 @@ impl<S: TokenSource> TokenCache<S> {
         &self.shared.config
     }
 
-    async fn token_slow(&self) -> Result<Arc<AccessToken>, AuthError> {
-        let (decision, launch) = self.decide();
-        // Spawned only now, with the lock released: a runtime that is shutting down drops the
-        // task at once, and its completion guard then takes the lock.
-        if let Some(launch) = launch {
-            launch.start();
-        }
-        let mut result = match decision {
-            Decision::Done(result) => return result,
-            Decision::Wait(result) => result,
+    async fn token_slow(&self) -> Result<Token, AuthError> {
+        let shared = &*self.shared;
+        let mut waiting_since = None;
+        let mut restarts = 0;
+        let result = loop {
+            let (decision, launch) = self.decide();
+            // Spawned only now, with the lock released: a runtime that is shutting down drops
+            // the task at once, and its completion guard then takes the lock.
+            if let Some(launch) = launch {
+                launch.start();
+            }
+            let mut result = match decision {
+                Decision::Done(result) => break result,
+                Decision::Wait(result) => result,
+            };
+            if waiting_since.is_none() {
+                shared.counters.wait();
+                waiting_since = Some(shared.clock.now_unix_nanos());
+            }
+            let outcome = result
+                .wait_for(Option::is_some)
+                .await
+                .ok()
+                .and_then(|outcome| outcome.clone());
+            if let Some(Outcome::Done(result)) = outcome {
+                break result;
+            }
+            // Abandoned (its runtime stopped or never ran it): start a new flight here.
+            restarts += 1;
+            if restarts >= MAX_RESTARTS {
+                break Err(AuthError::FetchAborted);
+            }
         };
-        match result.wait_for(Option::is_some).await {
-            Ok(outcome) => outcome.clone().unwrap_or(Err(AuthError::FetchAborted)),
-            // The sender is gone without a result: only if the runtime dropped the task before
-            // its completion guard could run.
-            Err(_) => Err(AuthError::FetchAborted),
+        if let Some(since) = waiting_since {
+            let waited = shared.clock.now_unix_nanos().saturating_sub(since);
+            shared.counters.waited(nanos_duration(waited));
         }
+        result
     }
 
     /// Decides, under the lock, what a caller that missed the read path gets.
     fn decide(&self) -> (Decision, Option<Launch<S>>) {
         let shared = &*self.shared;
         let mut state = shared.lock();
+        shared.counters.publish_hits(shared.read.hits());
         let now = shared.clock.now_unix_nanos();
-        let backing_off = state.backoff.as_ref().is_some_and(|b| now < b.until);
+        let backing_off = state.backoff.as_ref().is_some_and(|b| b.active(now));
 
         if let Some(entry) = &state.current
-            && now < entry.must_refresh_at
+            && now < entry.deadlines.must_refresh_at
         {
             // Fresh, or in the refresh-ahead window: serve, and refresh in the background if
             // nobody is and no backoff forbids it.
             let token = shared.serve(entry);
-            let refresh = now >= entry.refresh_at && state.flight.is_none() && !backing_off;
+            let refresh =
+                now >= entry.deadlines.refresh_at && state.flight.is_none() && !backing_off;
             let launch = if refresh {
-                match self.start_flight(&mut state, true) {
+                match self.start_flight(&mut state, FetchReason::RefreshAhead) {
                     Ok((_, launch)) => Some(launch),
                     Err(error) => {
                         warn!(%error, "could not start a background token refresh");
@@ -335,18 +379,25 @@ impl<S: TokenSource> TokenCache<S> {
         }
 
         if let Some(flight) = &state.flight {
-            return (Decision::Wait(flight.result.clone()), None);
+            return (Decision::Wait(flight.result.subscribe()), None);
         }
         if backing_off {
             // No fetch before the backoff ends: a still-valid token, else the last error.
             let result = match (&state.current, &state.backoff) {
-                (Some(entry), _) if now < entry.expires_at => Ok(shared.serve(entry)),
+                (Some(entry), _) if now < entry.deadlines.expires_at => Ok(shared.serve(entry)),
                 (_, Some(backoff)) => Err(backoff.error.clone()),
                 (_, None) => Err(AuthError::FetchAborted),
             };
             return (Decision::Done(result), None);
         }
-        match self.start_flight(&mut state, false) {
+        let reason = if state.rejected.is_some() {
+            FetchReason::Rejected
+        } else if state.current.is_some() {
+            FetchReason::Expiring
+        } else {
+            FetchReason::Empty
+        };
+        match self.start_flight(&mut state, reason) {
             Ok((result, launch)) => (Decision::Wait(result), Some(launch)),
             Err(error) => (Decision::Done(Err(error)), None),
         }
@@ -357,31 +408,34 @@ impl<S: TokenSource> TokenCache<S> {
     fn start_flight(
         &self,
         state: &mut State,
-        background: bool,
-    ) -> Result<(watch::Receiver<Option<FlightResult>>, Launch<S>), AuthError> {
+        reason: FetchReason,
+    ) -> Result<(watch::Receiver<Option<Outcome>>, Launch<S>), AuthError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
         let shared = &*self.shared;
+        let background = reason == FetchReason::RefreshAhead;
         let (sender, receiver) = watch::channel(None);
         state.last_flight += 1;
         let id = state.last_flight;
+        let rejected = state.rejected.take();
+        let context = FetchContext::new(reason, rejected.clone(), shared.schedule(state));
+        let task = Arc::new(TaskHandle::default());
         state.flight = Some(Flight {
             id,
-            result: receiver.clone(),
+            background,
+            result: sender,
+            task: Arc::clone(&task),
+            rejected,
         });
-        shared.read.set_gate(i64::MAX);
-        shared.fetches.fetch_add(1, Ordering::Relaxed);
-        if background {
-            shared.refreshes_ahead.fetch_add(1, Ordering::Relaxed);
-        }
-        debug!(background, "token fetch started");
+        shared.read.set_gate(Gate::Fetching);
+        shared.counters.fetch(background);
+        debug!(?reason, "token fetch started");
         let launch = Launch {
             runtime,
+            id,
             background,
-            completion: Completion {
-                shared: Arc::clone(&self.shared),
-                id,
-                sender: Some(sender),
-            },
+            context,
+            task,
+            shared: Arc::clone(&self.shared),
         };
         Ok((receiver, launch))
     }
@@ -390,42 +444,9 @@ impl<S: TokenSource> TokenCache<S> {
 /// What a caller that missed the read path gets.
 enum Decision {
     /// An answer now.
-    Done(Result<Arc<AccessToken>, AuthError>),
-    /// The result of the running flight.
-    Wait(watch::Receiver<Option<FlightResult>>),
-}
-
-/// A registered flight, ready to be spawned.
-struct Launch<S> {
-    runtime: tokio::runtime::Handle,
-    background: bool,
-    completion: Completion<S>,
-}
-
-impl<S: TokenSource> Launch<S> {
-    fn start(self) {
-        let Self {
-            runtime,
-            background,
-            mut completion,
-        } = self;
-        let span = tracing::debug_span!("token_cache_fetch", background);
-        runtime.spawn(
-            async move {
-                // A source that never answers must not wedge the cache: the flight ends after
-                // the fetch timeout whatever the source does.
-                let limit = completion.shared.config.fetch_timeout;
-                let result =
-                    match tokio::time::timeout(limit, completion.shared.source.fetch_token()).await
-                    {
-                        Ok(result) => result,
-                        Err(_) => Err(AuthError::Timeout { after: limit }),
-                    };
-                completion.complete(result);
-            }
-            .instrument(span),
-        );
-    }
+    Done(Result<Token, AuthError>),
+    /// The outcome of the running flight.
+    Wait(watch::Receiver<Option<Outcome>>),
 }
 
 impl<S> Shared<S> {
@@ -435,121 +456,207 @@ impl<S> Shared<S> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn schedule(&self, state: &State) -> Schedule {
+        Schedule::new(&self.config, state.latency.slowest())
+    }
+
     /// Serves the current entry: counts a hit and refreshes this thread's replica.
-    fn serve(&self, entry: &Entry) -> Arc<AccessToken> {
+    fn serve(&self, entry: &Entry) -> Token {
         self.read.count_hit();
         self.read.fill(
             entry.generation,
             &entry.token,
-            entry.refresh_at,
-            entry.must_refresh_at,
+            entry.deadlines.refresh_at,
+            entry.deadlines.must_refresh_at,
         )
     }
 
-    fn entry(&self, token: AccessToken, generation: u64) -> Entry {
-        let config = &self.config;
-        let obtained_at = unix_nanos(token.obtained_at());
-        let expires_at = token.expires_at().map_or_else(
-            || obtained_at.saturating_add(duration_nanos(config.default_lifetime)),
-            unix_nanos,
-        );
-        let lifetime = expires_at.saturating_sub(obtained_at).max(0);
-        let margin = duration_nanos(config.safety_margin).min(lifetime / 2);
-        let must_refresh_at = expires_at.saturating_sub(margin);
-        let window = lifetime as f64 * config.refresh_ahead;
-        let ahead = window * (1.0 - config.refresh_jitter * fastrand::f64());
-        let refresh_at = expires_at.saturating_sub(ahead as i64).min(must_refresh_at);
-        Entry {
-            generation,
-            token,
-            refresh_at,
-            must_refresh_at,
-            expires_at,
-        }
-    }
-
-    /// Records a fetch's result and returns what its waiters get.
-    fn complete(&self, flight: u64, result: Result<AccessToken, AuthError>) -> FlightResult {
+    /// Ends flight `id` (if it is still the running one) and tells its waiters.
+    fn finish(&self, id: u64, ending: Ending) {
         let now = self.clock.now_unix_nanos();
         let mut state = self.lock();
-        if state.flight.as_ref().is_some_and(|f| f.id == flight) {
-            state.flight = None;
-        }
-        match result {
-            Ok(token) => {
-                let generation = state.next_generation();
-                let entry = self.entry(token, generation);
-                let served = Arc::new(entry.token.deep_copy());
-                state.current = Some(entry);
-                state.backoff = None;
-                state.consecutive_failures = 0;
-                self.read.publish(generation);
-                self.read.set_gate(i64::MIN);
-                debug!("token fetch succeeded");
-                Ok(served)
+        let Some(flight) = state.flight.take_if(|flight| flight.id == id) else {
+            return;
+        };
+        let outcome = match ending {
+            Ending::Answered { result, started } => {
+                state.latency.record(now.saturating_sub(started));
+                self.answered(&mut state, &flight, result, now)
             }
-            Err(error) => {
-                self.failures.fetch_add(1, Ordering::Relaxed);
-                state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-                let (initial, max) = (self.config.backoff_initial, self.config.backoff_max);
-                let delay = if error.is_retryable() {
-                    equal_jitter(exponential(initial, max, state.consecutive_failures))
-                } else {
-                    max
-                };
-                let until = now.saturating_add(duration_nanos(delay));
-                self.read.set_gate(until);
-                warn!(
-                    %error,
-                    consecutive_failures = state.consecutive_failures,
-                    next_attempt_in_ms = delay.as_millis() as u64,
-                    "token fetch failed"
-                );
-                state.backoff = Some(Backoff {
-                    until,
-                    error: error.clone(),
+            Ending::Dropped | Ending::Stranded => {
+                flight.task.abort();
+                self.abandoned(&mut state, &flight)
+            }
+            Ending::TimedOut => {
+                flight.task.abort();
+                let error = AuthError::timeout(self.config.fetch_timeout);
+                self.failed(&mut state, &flight, error, now)
+            }
+        };
+        drop(state);
+        flight.result.send_replace(Some(outcome));
+    }
+
+    fn answered(
+        &self,
+        state: &mut State,
+        flight: &Flight,
+        result: Result<AccessToken, AuthError>,
+        now: i64,
+    ) -> Outcome {
+        let token = match result {
+            Ok(token) => token,
+            Err(error) => return self.failed(state, flight, error, now),
+        };
+        // A token equal to a rejection this flight's source was not told about (it started
+        // before the rejection) must not come back: ask again, telling the source.
+        if state
+            .rejected
+            .as_ref()
+            .is_some_and(|rejected| rejected.same_token(&token))
+        {
+            debug!("the fetch returned a token rejected meanwhile; fetching again");
+            return self.abandoned(state, flight);
+        }
+        let deadlines = self.schedule(state).deadlines(
+            unix_nanos(token.obtained_at()),
+            token.expires_at().map(unix_nanos),
+            fastrand::f64(),
+        );
+        if deadlines.expires_at <= now {
+            let expired_for = nanos_duration(now.saturating_sub(deadlines.expires_at));
+            warn!(
+                expires_at = ?token.expires_at(),
+                obtained_at = %token.obtained_at(),
+                "the token source returned a token that had already expired: the token server's clock, or the source, is wrong"
+            );
+            return self.failed(
+                state,
+                flight,
+                AuthError::ExpiredOnArrival { expired_for },
+                now,
+            );
+        }
+        let generation = state.next_generation();
+        let entry = Entry {
+            generation,
+            token,
+            deadlines,
+        };
+        let served = Token::with_generation(Arc::new(entry.token.deep_copy()), generation);
+        state.current = Some(entry);
+        state.backoff = None;
+        state.consecutive_failures = 0;
+        self.read.publish(generation);
+        self.read.set_gate(Gate::Open);
+        debug!(generation, "token fetch succeeded");
+        Outcome::Done(Ok(served))
+    }
+
+    fn failed(&self, state: &mut State, flight: &Flight, error: AuthError, now: i64) -> Outcome {
+        self.counters.failure(flight.background);
+        state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+        if state.rejected.is_none() {
+            state.rejected.clone_from(&flight.rejected);
+        }
+        let usable = state
+            .current
+            .as_ref()
+            .filter(|e| now < e.deadlines.expires_at);
+        let delay = self.failure_delay(&error, usable, state.consecutive_failures, now);
+        let until = now.saturating_add(duration_nanos(delay));
+        self.read.set_gate(Gate::BackingOff { since: now, until });
+        warn!(
+            %error,
+            background = flight.background,
+            consecutive_failures = state.consecutive_failures,
+            next_attempt_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "token fetch failed"
+        );
+        state.backoff = Some(Backoff {
+            since: now,
+            until,
+            error: error.clone(),
+        });
+        match &state.current {
+            Some(entry) if now < entry.deadlines.expires_at => Outcome::Done(Ok(self.serve(entry))),
+            _ => Outcome::Done(Err(error)),
+        }
+    }
+
+    fn abandoned(&self, state: &mut State, flight: &Flight) -> Outcome {
+        self.counters.abandoned();
+        if state.rejected.is_none() {
+            state.rejected.clone_from(&flight.rejected);
+        }
+        self.read.set_gate(Gate::Open);
+        debug!(
+            flight = flight.id,
+            "token fetch abandoned: its runtime stopped or never ran it"
+        );
+        Outcome::Abandoned
+    }
+
+    /// How long after a failure no new fetch starts (see the module docs).
+    fn failure_delay(
+        &self,
+        error: &AuthError,
+        usable: Option<&Entry>,
+        failures: u32,
+        now: i64,
+    ) -> Duration {
+        let (probe, max) = (self.config.probe_interval, self.config.max_backoff);
+        if !error.is_retryable() {
+            return max;
+        }
+        let asked = error.retry_after().unwrap_or_default().min(max);
+        let delay = match usable {
+            Some(entry) if now < entry.deadlines.must_refresh_at => {
+                // A background refresh failed: back off, but leave room for another try
+                // before callers would have to wait.
+                let room = nanos_duration(entry.deadlines.must_refresh_at.saturating_sub(now) / 2);
+                equal_jitter(exponential(probe, max, failures)).min(room)
+            }
+            _ => probe,
+        };
+        delay.max(asked).max(probe.min(max))
+    }
+}
+
+impl<S: TokenSource> Expire for Shared<S> {
+    fn expire(&self, flight: u64, check: Check) {
+        match check {
+            Check::FirstPoll => {
+                let stranded = self.lock().flight.as_ref().is_some_and(|f| {
+                    f.id == flight && !f.task.polled.load(std::sync::atomic::Ordering::Acquire)
                 });
-                match &state.current {
-                    Some(entry) if now < entry.expires_at => Ok(self.serve(entry)),
-                    _ => Err(error),
+                if stranded {
+                    warn!(
+                        "a token fetch was never run by the runtime it was spawned on; starting it again elsewhere"
+                    );
+                    self.finish(flight, Ending::Stranded);
                 }
             }
+            Check::Timeout => self.finish(flight, Ending::TimedOut),
         }
     }
 }
 
-/// Completes a flight exactly once: with the fetch's result, or with
-/// [`AuthError::FetchAborted`] if the task is dropped first (a panic in the source, or the
-/// runtime shutting down). Without it a dead fetch would leave every later caller waiting.
-struct Completion<S> {
-    shared: Arc<Shared<S>>,
-    id: u64,
-    sender: Option<watch::Sender<Option<FlightResult>>>,
-}
-
-impl<S> Completion<S> {
-    fn complete(&mut self, result: Result<AccessToken, AuthError>) {
-        if let Some(sender) = self.sender.take() {
-            let outcome = self.shared.complete(self.id, result);
-            sender.send_replace(Some(outcome));
-        }
-    }
-}
-
-impl<S> Drop for Completion<S> {
-    fn drop(&mut self) {
-        self.complete(Err(AuthError::FetchAborted));
-    }
-}
-
-#[async_trait]
 impl<S: TokenSource> TokenProvider for TokenCache<S> {
-    async fn token(&self) -> Result<Arc<AccessToken>, AuthError> {
-        TokenCache::token(self).await
+    fn token(&self) -> impl Future<Output = Result<Token, AuthError>> + Send {
+        TokenCache::token(self)
     }
 
-    fn invalidate(&self, rejected: &AccessToken) {
+    fn invalidate(&self, rejected: &Token) {
         TokenCache::invalidate(self, rejected);
+    }
+
+    fn fresh_token(&self) -> Option<Token> {
+        TokenCache::fresh_token(self)
+    }
+
+    fn clock(&self) -> SharedClock {
+        self.shared.clock.clone()
     }
 }
 
@@ -567,35 +674,55 @@ impl<S: fmt::Debug + TokenSource> fmt::Debug for TokenCache<S> {
 #[must_use]
 pub struct TokenCacheBuilder<S> {
     source: S,
-    clock: Option<Arc<dyn Clock>>,
+    clock: Option<SharedClock>,
     config: CacheConfig,
+    name: Cow<'static, str>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for TokenCacheBuilder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCacheBuilder")
+            .field("source", &self.source)
+            .field("config", &self.config)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: TokenSource> TokenCacheBuilder<S> {
-    /// The clock deciding expiry (default: a [`SystemClock`]). Use the same clock as the
-    /// source, so that `obtained_at` and the cache agree.
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+    /// The clock deciding expiry (default: the system clock, [`SharedClock::system`]). Use the
+    /// same clock as the source, so that `obtained_at` and the cache agree; vendor crates'
+    /// `into_cache_builder` does.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(SharedClock::new(clock));
         self
     }
 
-    /// The fraction of the lifetime, at its end, in which a background refresh starts
-    /// (default 0.2: the last 20 %). Clamped to `0.0..=0.9`; 0 disables refresh ahead.
+    /// A name for this cache in logs and in the published metrics' `cache` label (default:
+    /// `default`).
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The fraction of the lifetime, before the safety margin, in which a background refresh
+    /// starts (default 0.2). Clamped to `0.0..=0.9`; 0 disables refresh ahead. The window is
+    /// never shorter than six times the slowest recent fetch.
     pub fn refresh_ahead(mut self, fraction: f64) -> Self {
         self.config.refresh_ahead = clamp(fraction, 0.0, 0.9, 0.2);
         self
     }
 
-    /// The fraction of the refresh-ahead window that is randomised per token (default 0.5:
-    /// with the default window, refreshing starts between 80 % and 90 % of the lifetime).
-    /// Clamped to `0.0..=1.0`; 0 makes it deterministic.
+    /// The fraction of the refresh-ahead window that is randomised per token (default 0.5: a
+    /// refresh starts in the first half of the window). Clamped to `0.0..=1.0`; 0 makes it
+    /// deterministic.
     pub fn refresh_jitter(mut self, fraction: f64) -> Self {
         self.config.refresh_jitter = clamp(fraction, 0.0, 1.0, 0.5);
         self
     }
 
     /// How long before expiry callers stop being served the cached token and wait for a new
-    /// one (default 60 s), capped per token at half its lifetime.
+    /// one (default 60 s), capped per token at a tenth of its lifetime.
     pub fn safety_margin(mut self, margin: Duration) -> Self {
         self.config.safety_margin = margin;
         self
@@ -609,18 +736,19 @@ impl<S: TokenSource> TokenCacheBuilder<S> {
         self
     }
 
-    /// The backoff between failed fetches (default 1 s doubling up to 60 s, equal jitter);
-    /// non-retryable failures wait `max` at once.
-    pub fn failure_backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.config.backoff_initial = initial;
-        self.config.backoff_max = max.max(initial);
+    /// The failure timing: `probe` is the least time between fetches while they fail (default
+    /// 1 s), `max` the longest wait (default 60 s; rejected credentials wait this long). See
+    /// the module docs.
+    pub fn failure_backoff(mut self, probe: Duration, max: Duration) -> Self {
+        self.config.probe_interval = probe;
+        self.config.max_backoff = max.max(probe);
         self
     }
 
     /// The longest one fetch may take (default 120 s) before its waiters get
     /// [`AuthError::Timeout`] and the cache backs off: a source that hangs cannot wedge the
-    /// cache. The client-credentials exchange bounds itself well within it (30 s per attempt,
-    /// 60 s for all retries).
+    /// cache, whatever its runtime does. The client-credentials exchange bounds itself well
+    /// within it (30 s per attempt, 60 s for all retries).
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
         self.config.fetch_timeout = timeout;
         self
@@ -631,14 +759,11 @@ impl<S: TokenSource> TokenCacheBuilder<S> {
         TokenCache {
             shared: Arc::new(Shared {
                 source: self.source,
-                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock::new())),
+                clock: self.clock.unwrap_or_default(),
                 config: self.config,
                 read: ReadPath::new(),
                 state: Mutex::new(State::default()),
-                fetches: AtomicU64::new(0),
-                refreshes_ahead: AtomicU64::new(0),
-                invalidations: AtomicU64::new(0),
-                failures: AtomicU64::new(0),
+                counters: Counters::new(&self.name),
             }),
         }
     }

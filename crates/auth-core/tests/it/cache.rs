@@ -1,5 +1,6 @@
 //! The token cache: single flight, cancellation, the three token states, compare-and-
-//! invalidate, failure backoff, default lifetime. Time comes from a manual clock.
+//! invalidate, failures, default lifetime, the erased handle. Time comes from a manual clock;
+//! waits are on conditions with a deadline, never on a number of yields.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -7,12 +8,12 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use auth_core::{
-    AccessToken, AuthError, ConfigError, ManualClock, MockClock, MockTokenSource, TokenCache,
-    TokenProvider,
+    AccessToken, AuthError, ConfigError, ManualClock, MockClock, MockTokenSource,
+    SharedTokenProvider, TokenCache, TokenSource,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::support::{CountingSource, unavailable};
+use crate::support::{CountingSource, DEADLINE, eventually, unavailable, wait_until};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -20,14 +21,14 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-/// A cache with deterministic deadlines: no jitter, and no refresh-ahead unless asked.
+/// A cache with deterministic deadlines: no jitter, and no refresh ahead unless asked.
 fn cache(
     clock: &ManualClock,
     source: &CountingSource,
     refresh_ahead: f64,
 ) -> TokenCache<CountingSource> {
     TokenCache::builder(source.clone())
-        .clock(Arc::new(clock.clone()))
+        .clock(clock.clone())
         .refresh_ahead(refresh_ahead)
         .refresh_jitter(0.0)
         .failure_backoff(secs(1), secs(8))
@@ -37,21 +38,23 @@ fn cache(
 #[tokio::test]
 async fn a_fresh_token_is_served_from_the_cache() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(HOUR));
+    let source = CountingSource::new(clock.clone(), Some(HOUR));
     let cache = cache(&clock, &source, 0.2);
     let first = cache.token().await.unwrap();
     for _ in 0..100 {
-        assert!(cache.token().await.unwrap().same_token(&first));
+        let again = cache.token().await.unwrap();
+        assert!(again.is(&first));
+        assert_eq!(again.generation(), 1);
     }
     assert_eq!(source.calls(), 1);
     let metrics = cache.metrics();
-    assert_eq!((metrics.fetches, metrics.hits), (1, 100));
+    assert_eq!((metrics.fetches, metrics.hits, metrics.waits), (1, 100, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_cold_callers_cause_exactly_one_fetch() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(HOUR));
+    let source = CountingSource::new(clock.clone(), Some(HOUR));
     let cache = cache(&clock, &source, 0.2);
     source.hold();
     let callers: Vec<_> = (0..10_000)
@@ -60,11 +63,8 @@ async fn ten_thousand_cold_callers_cause_exactly_one_fetch() {
             tokio::spawn(async move { cache.token().await })
         })
         .collect();
-    source.wait_for_calls(1).await;
-    // Let every caller reach the cache while the fetch is still held open.
-    for _ in 0..1_000 {
-        tokio::task::yield_now().await;
-    }
+    // Every caller is waiting for the one held fetch.
+    wait_until(DEADLINE, || cache.metrics().waits == 10_000).await;
     assert_eq!(source.calls(), 1);
     source.release();
     for caller in callers {
@@ -78,14 +78,14 @@ async fn ten_thousand_cold_callers_cause_exactly_one_fetch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_the_first_caller_neither_cancels_the_fetch_nor_wedges_the_cache() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(HOUR));
+    let source = CountingSource::new(clock.clone(), Some(HOUR));
     let cache = cache(&clock, &source, 0.2);
     source.hold();
     let first = tokio::spawn({
         let cache = cache.clone();
         async move { cache.token().await }
     });
-    source.wait_for_calls(1).await;
+    source.wait_for_calls(1, DEADLINE).await;
     let others: Vec<_> = (0..10)
         .map(|_| {
             let cache = cache.clone();
@@ -105,14 +105,16 @@ async fn cancelling_the_first_caller_neither_cancels_the_fetch_nor_wedges_the_ca
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fetch_whose_callers_all_left_still_fills_the_cache() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(HOUR));
+    let source = CountingSource::new(clock.clone(), Some(HOUR));
     let cache = cache(&clock, &source, 0.2);
     source.hold();
-    let result = tokio::time::timeout(Duration::from_millis(20), cache.token()).await;
-    assert!(
-        result.is_err(),
-        "the caller should have been cancelled by the timeout"
-    );
+    let caller = tokio::spawn({
+        let cache = cache.clone();
+        async move { cache.token().await }
+    });
+    source.wait_for_calls(1, DEADLINE).await;
+    caller.abort();
+    assert!(caller.await.unwrap_err().is_cancelled());
     source.release();
     // The fetch finishes on its own: the next caller joins it or is served from the cache.
     assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
@@ -122,7 +124,7 @@ async fn a_fetch_whose_callers_all_left_still_fills_the_cache() {
 #[tokio::test]
 async fn expiry_and_safety_margin_boundaries() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(secs(1000)));
+    let source = CountingSource::new(clock.clone(), Some(secs(1000)));
     let cache = cache(&clock, &source, 0.0);
     assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
 
@@ -136,12 +138,12 @@ async fn expiry_and_safety_margin_boundaries() {
 }
 
 #[tokio::test]
-async fn the_margin_is_capped_at_half_the_lifetime() {
+async fn the_margin_scales_down_to_a_tenth_of_short_lifetimes() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(secs(100)));
+    let source = CountingSource::new(clock.clone(), Some(secs(100)));
     let cache = cache(&clock, &source, 0.0);
     cache.token().await.unwrap();
-    clock.advance(secs(49));
+    clock.advance(secs(89));
     assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
     clock.advance(secs(1));
     assert_eq!(cache.token().await.unwrap().expose_secret(), "token-2");
@@ -150,7 +152,7 @@ async fn the_margin_is_capped_at_half_the_lifetime() {
 #[tokio::test]
 async fn an_expired_token_is_never_served() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(secs(1000)));
+    let source = CountingSource::new(clock.clone(), Some(secs(1000)));
     let cache = cache(&clock, &source, 0.2);
     cache.token().await.unwrap();
     clock.advance(secs(5000));
@@ -161,11 +163,11 @@ async fn an_expired_token_is_never_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_ahead_serves_the_old_token_while_one_background_fetch_runs() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(secs(1000)));
-    // Refresh ahead from 800 s (the last 20 %), must refresh from 940 s.
+    let source = CountingSource::new(clock.clone(), Some(secs(1000)));
+    // Margin 60 s, window 200 s before it: refresh ahead from 740 s, must refresh from 940 s.
     let cache = cache(&clock, &source, 0.2);
     cache.token().await.unwrap();
-    clock.advance(secs(799));
+    clock.advance(secs(739));
     assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
     assert_eq!(source.calls(), 1);
 
@@ -181,34 +183,31 @@ async fn refresh_ahead_serves_the_old_token_while_one_background_fetch_runs() {
     for caller in callers {
         assert_eq!(caller.await.unwrap().unwrap().expose_secret(), "token-1");
     }
-    source.wait_for_calls(2).await;
-    assert_eq!(source.calls(), 2);
+    source.wait_for_calls(2, DEADLINE).await;
     let metrics = cache.metrics();
     assert_eq!((metrics.fetches, metrics.refreshes_ahead), (2, 1));
+    assert_eq!(metrics.waits, 1, "only the first, cold call waited");
 
     source.release();
-    let mut served = String::new();
-    for _ in 0..10_000 {
-        served = cache.token().await.unwrap().expose_secret().to_owned();
-        if served == "token-2" {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    assert_eq!(served, "token-2");
+    // The new token replaces the old one as soon as the background fetch is done.
+    eventually(DEADLINE, || async {
+        cache.token().await.unwrap().generation() == 2
+    })
+    .await;
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-2");
     assert_eq!(source.calls(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_invalidations_cause_one_new_fetch() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(HOUR));
+    let source = CountingSource::new(clock.clone(), Some(HOUR));
     let cache = cache(&clock, &source, 0.2);
     let rejected = cache.token().await.unwrap();
     let callers: Vec<_> = (0..1_000)
         .map(|_| {
             let cache = cache.clone();
-            let rejected = Arc::clone(&rejected);
+            let rejected = rejected.clone();
             tokio::spawn(async move {
                 cache.invalidate(&rejected);
                 cache.token().await
@@ -216,7 +215,9 @@ async fn a_thousand_concurrent_invalidations_cause_one_new_fetch() {
         })
         .collect();
     for caller in callers {
-        assert_eq!(caller.await.unwrap().unwrap().expose_secret(), "token-2");
+        let token = caller.await.unwrap().unwrap();
+        assert_eq!(token.expose_secret(), "token-2");
+        assert!(token.generation() > rejected.generation());
     }
     assert_eq!(source.calls(), 2);
     assert_eq!(cache.metrics().invalidations, 1);
@@ -225,21 +226,36 @@ async fn a_thousand_concurrent_invalidations_cause_one_new_fetch() {
 #[tokio::test]
 async fn invalidating_a_replaced_token_changes_nothing() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(HOUR));
+    let source = CountingSource::new(clock.clone(), Some(HOUR));
     let cache = cache(&clock, &source, 0.2);
     let old = cache.token().await.unwrap();
     cache.invalidate(&old);
     let new = cache.token().await.unwrap();
     cache.invalidate(&old);
-    assert!(cache.token().await.unwrap().same_token(&new));
+    assert!(cache.token().await.unwrap().is(&new));
     assert_eq!(source.calls(), 2);
     assert_eq!(cache.metrics().invalidations, 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failure_reaches_every_waiter_and_new_fetches_wait_for_the_backoff() {
+#[tokio::test]
+async fn a_token_of_another_generation_does_not_invalidate() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(HOUR));
+    let source = CountingSource::new(clock.clone(), Some(HOUR));
+    let cache = cache(&clock, &source, 0.2);
+    let token = cache.token().await.unwrap();
+    // Same value, different provenance (generation 0: not from this cache).
+    let lookalike = auth_core::Token::new(
+        AccessToken::bearer(token.expose_secret(), token.obtained_at()).unwrap(),
+    );
+    cache.invalidate(&lookalike);
+    assert!(cache.token().await.unwrap().is(&token));
+    assert_eq!(cache.metrics().invalidations, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_reaches_every_waiter_and_new_fetches_wait_for_the_probe_interval() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(clock.clone(), Some(HOUR));
     let cache = cache(&clock, &source, 0.2);
     source.hold();
     source.fail_next(unavailable());
@@ -249,7 +265,7 @@ async fn a_failure_reaches_every_waiter_and_new_fetches_wait_for_the_backoff() {
             tokio::spawn(async move { cache.token().await })
         })
         .collect();
-    source.wait_for_calls(1).await;
+    wait_until(DEADLINE, || cache.metrics().waits == 100).await;
     source.release();
     for caller in callers {
         let error = caller.await.unwrap().unwrap_err();
@@ -260,8 +276,8 @@ async fn a_failure_reaches_every_waiter_and_new_fetches_wait_for_the_backoff() {
     }
     assert_eq!(source.calls(), 1);
 
-    // The first backoff lasts between 0.5 s and 1 s: no new fetch before, the same error.
-    clock.advance(Duration::from_millis(499));
+    // No token: the next fetch comes one probe interval (1 s) later; until then, the error.
+    clock.advance(Duration::from_millis(999));
     for _ in 0..100 {
         let error = cache.token().await.unwrap_err();
         assert_eq!(
@@ -271,41 +287,21 @@ async fn a_failure_reaches_every_waiter_and_new_fetches_wait_for_the_backoff() {
     }
     assert_eq!(source.calls(), 1);
 
-    clock.advance(Duration::from_millis(502));
+    clock.advance(Duration::from_millis(1));
     assert_eq!(cache.token().await.unwrap().expose_secret(), "token-2");
     let metrics = cache.metrics();
     assert_eq!((metrics.fetches, metrics.failures), (2, 1));
 }
 
 #[tokio::test]
-async fn backoff_grows_between_consecutive_failures() {
-    let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(HOUR));
-    let cache = cache(&clock, &source, 0.2);
-    for _ in 0..3 {
-        source.fail_next(unavailable());
-    }
-    cache.token().await.unwrap_err();
-    clock.advance(secs(1));
-    cache.token().await.unwrap_err();
-    // The second backoff is at least 1 s (equal jitter over 2 s).
-    clock.advance(Duration::from_millis(999));
-    cache.token().await.unwrap_err();
-    assert_eq!(source.calls(), 2);
-    clock.advance(Duration::from_millis(1001));
-    cache.token().await.unwrap_err();
-    assert_eq!(source.calls(), 3);
-}
-
-#[tokio::test]
 async fn rejected_credentials_are_not_retried_until_the_maximum_backoff() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(HOUR));
+    let source = CountingSource::new(clock.clone(), Some(HOUR));
     let cache = cache(&clock, &source, 0.2);
-    source.fail_next(AuthError::RejectedCredentials {
-        status: reqwest::StatusCode::UNAUTHORIZED,
-        error: None,
-    });
+    source.fail_next(AuthError::rejected_credentials(
+        reqwest::StatusCode::UNAUTHORIZED,
+        None,
+    ));
     assert!(cache.token().await.unwrap_err().is_rejected_credentials());
     clock.advance(secs(8) - Duration::from_millis(1));
     assert!(cache.token().await.unwrap_err().is_rejected_credentials());
@@ -317,20 +313,15 @@ async fn rejected_credentials_are_not_retried_until_the_maximum_backoff() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_background_refresh_keeps_serving_the_valid_token() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(secs(1000)));
+    let source = CountingSource::new(clock.clone(), Some(secs(1000)));
     let cache = cache(&clock, &source, 0.2);
     cache.token().await.unwrap();
     clock.advance(secs(850));
     source.fail_next(unavailable());
     assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
-    source.wait_for_calls(2).await;
-    for _ in 0..10_000 {
-        if cache.metrics().failures == 1 {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    assert_eq!(cache.metrics().failures, 1);
+    wait_until(DEADLINE, || cache.metrics().failures == 1).await;
+    let metrics = cache.metrics();
+    assert_eq!((metrics.refresh_failures, metrics.waits), (1, 1));
     // Within the backoff: still the valid token, no new fetch.
     for _ in 0..10 {
         assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
@@ -344,7 +335,7 @@ async fn a_failed_background_refresh_keeps_serving_the_valid_token() {
 #[tokio::test]
 async fn the_waiters_of_a_failed_fetch_get_a_still_valid_token() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(secs(1000)));
+    let source = CountingSource::new(clock.clone(), Some(secs(1000)));
     let cache = cache(&clock, &source, 0.0);
     cache.token().await.unwrap();
     // Inside the margin but not expired: the failed fetch falls back to the old token.
@@ -376,7 +367,7 @@ async fn a_token_without_expiry_gets_the_default_lifetime() {
         Ok(AccessToken::bearer(format!("token-{n}"), start).unwrap())
     });
     let cache = TokenCache::builder(source)
-        .clock(Arc::new(clock.clone()))
+        .clock(clock.clone())
         .refresh_ahead(0.0)
         .default_lifetime(secs(600))
         .build();
@@ -406,11 +397,11 @@ async fn the_cache_reads_time_only_from_its_clock() {
             .with_expires_at(start + TimeDelta::seconds(100)))
     });
     let cache = TokenCache::builder(source)
-        .clock(Arc::new(clock))
+        .clock(clock)
         .refresh_ahead(0.0)
         .build();
     assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
-    now.fetch_add(49, Ordering::SeqCst);
+    now.fetch_add(89, Ordering::SeqCst);
     assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
     now.fetch_add(1, Ordering::SeqCst);
     assert_eq!(cache.token().await.unwrap().expose_secret(), "token-2");
@@ -418,8 +409,7 @@ async fn the_cache_reads_time_only_from_its_clock() {
 
 struct Panicking;
 
-#[async_trait::async_trait]
-impl auth_core::TokenSource for Panicking {
+impl TokenSource for Panicking {
     async fn fetch_token(&self) -> Result<AccessToken, AuthError> {
         panic!("the source broke");
     }
@@ -429,27 +419,28 @@ impl auth_core::TokenSource for Panicking {
 async fn a_panicking_source_fails_the_flight_instead_of_wedging_it() {
     let clock = ManualClock::at_epoch_2025();
     let cache = TokenCache::builder(Panicking)
-        .clock(Arc::new(clock.clone()))
+        .clock(clock.clone())
         .failure_backoff(secs(1), secs(1))
         .build();
-    let error = tokio::time::timeout(Duration::from_secs(5), cache.token())
+    let error = tokio::time::timeout(DEADLINE, cache.token())
         .await
         .expect("waiters of a panicked fetch must not hang")
         .unwrap_err();
     assert!(matches!(error, AuthError::FetchAborted), "{error:?}");
     clock.advance(secs(2));
-    let error = tokio::time::timeout(Duration::from_secs(5), cache.token())
+    let error = tokio::time::timeout(DEADLINE, cache.token())
         .await
         .expect("a new flight starts after the backoff")
         .unwrap_err();
     assert!(matches!(error, AuthError::FetchAborted));
-    assert_eq!(cache.metrics().fetches, 2);
+    let metrics = cache.metrics();
+    assert_eq!((metrics.fetches, metrics.failures), (2, 2));
 }
 
 #[test]
 fn outside_a_tokio_runtime_the_error_is_typed() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(HOUR));
+    let source = CountingSource::new(clock.clone(), Some(HOUR));
     let cache = cache(&clock, &source, 0.2);
     let mut future = std::pin::pin!(cache.token());
     let Poll::Ready(result) = future
@@ -466,41 +457,54 @@ fn outside_a_tokio_runtime_the_error_is_typed() {
 }
 
 #[tokio::test]
-async fn the_provider_trait_delegates_to_the_cache() {
+async fn the_erased_handle_delegates_to_the_cache() {
     let clock = ManualClock::at_epoch_2025();
-    let source = CountingSource::new(&clock, Some(HOUR));
-    let provider: Arc<dyn TokenProvider> = Arc::new(cache(&clock, &source, 0.2));
-    let token = provider.token().await.unwrap();
+    let source = CountingSource::new(clock.clone(), Some(HOUR));
+    let provider = SharedTokenProvider::from(cache(&clock, &source, 0.2));
+    assert!(provider.fresh_token().is_none());
+    let token = provider.clone().token().await.unwrap();
+    // Served once through the slow path (which fills this thread's replica), then fast.
+    assert!(provider.token().await.unwrap().is(&token));
+    assert!(provider.fresh_token().unwrap().is(&token));
     provider.invalidate(&token);
-    assert_eq!(provider.token().await.unwrap().expose_secret(), "token-2");
+    let next = provider.token().await.unwrap();
+    assert_eq!(next.expose_secret(), "token-2");
+    assert!(next.generation() > token.generation());
+    use auth_core::Clock as _;
+    assert_eq!(provider.clock().now(), clock.now());
+    assert!(format!("{provider:?}").contains("TokenCache"));
 }
 
 struct Hanging;
 
-#[async_trait::async_trait]
-impl auth_core::TokenSource for Hanging {
+impl TokenSource for Hanging {
     async fn fetch_token(&self) -> Result<AccessToken, AuthError> {
         std::future::pending().await
     }
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_hanging_source_is_cut_off_by_the_fetch_timeout() {
     let clock = ManualClock::at_epoch_2025();
     let cache = TokenCache::builder(Hanging)
-        .clock(Arc::new(clock.clone()))
-        .fetch_timeout(secs(5))
+        .clock(clock.clone())
+        .fetch_timeout(Duration::from_millis(200))
         .build();
-    let started = tokio::time::Instant::now();
-    let error = cache.token().await.unwrap_err();
+    let error = tokio::time::timeout(DEADLINE, cache.token())
+        .await
+        .expect("the fetch timeout ends the flight")
+        .unwrap_err();
     assert!(
-        matches!(error, AuthError::Timeout { after } if after == secs(5)),
+        matches!(error, AuthError::Timeout { after, .. } if after == Duration::from_millis(200)),
         "{error:?}"
     );
-    assert_eq!(started.elapsed(), secs(5));
-    // The flight is over: after the backoff a new one starts.
+    // The flight is over: after the probe interval a new one starts.
     clock.advance(secs(2));
-    let error = cache.token().await.unwrap_err();
+    let error = tokio::time::timeout(DEADLINE, cache.token())
+        .await
+        .expect("the second flight times out too")
+        .unwrap_err();
     assert!(matches!(error, AuthError::Timeout { .. }));
-    assert_eq!(cache.metrics().fetches, 2);
+    let metrics = cache.metrics();
+    assert_eq!((metrics.fetches, metrics.failures), (2, 2));
 }

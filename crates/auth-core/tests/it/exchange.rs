@@ -1,7 +1,6 @@
 //! The client-credentials exchange over real HTTP on loopback (wiremock): request shapes,
 //! retries, `Retry-After`, redirects, timeouts, transport security.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
@@ -30,7 +29,7 @@ fn exchange(server: &MockServer, clock: &ManualClock) -> auth_core::ClientCreden
         AWKWARD,
         AWKWARD,
     )
-    .clock(Arc::new(clock.clone()))
+    .clock(clock.clone())
 }
 
 /// Mounts `response` for every POST (expected `expect` times), runs one exchange with the
@@ -222,6 +221,7 @@ async fn invalid_client_401_is_not_retried() {
     let AuthError::RejectedCredentials {
         status,
         error: Some(oauth),
+        ..
     } = &error
     else {
         panic!("unexpected {error:?}");
@@ -361,7 +361,7 @@ async fn a_refused_connection_is_a_transport_error() {
         "id",
         "secret",
     )
-    .clock(Arc::new(clock.clone()))
+    .clock(clock.clone())
     .build()
     .unwrap()
     .fetch_token()
@@ -439,10 +439,7 @@ fn reserved_parameters_are_refused() {
     )
     .param("client_secret", "other")
     .build();
-    assert!(matches!(
-        result,
-        Err(AuthError::Config(ConfigError::Invalid { .. }))
-    ));
+    assert!(matches!(result, Err(ConfigError::Invalid { .. })));
 }
 
 fn base64_encode(text: &str) -> String {

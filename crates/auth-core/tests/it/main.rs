@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cache;
+mod cache_runtimes;
+mod cache_timing;
 mod exchange;
 mod parsing;
 mod secrets;

@@ -6,14 +6,16 @@
 
 use std::time::Duration;
 
+use auth_core::{AuthError, Clock as _, ConfigError, SharedClock};
 use chrono::{SecondsFormat, Utc};
 use partner_emulator::{Emulator, Endpoint};
 use partner_sdk::podero::{NewUser, OrgId, Role, UserUpdate};
-use partner_sdk::{AuthenticatedClient, PoderoClient};
+use partner_sdk::{ApiError, AuthenticatedClient, PoderoClient};
 use poa_auth::PoaAuth;
-use podero_auth::{Environment, PoderoAuth};
+use podero_auth::{Environment, PoderoAuth, SourceConfig as _};
 
 use super::print_line;
+use crate::cli::Vendor;
 use crate::error::CliError;
 
 pub(crate) async fn run() -> Result<(), CliError> {
@@ -26,8 +28,10 @@ pub(crate) async fn run() -> Result<(), CliError> {
         "partner demo: Podero and Cybrilla POA against the embedded emulator at {base}"
     ))?;
 
-    podero(&emulator).await?;
-    poa(&emulator).await?;
+    podero(&emulator)
+        .await
+        .map_err(|e| e.for_vendor(Vendor::Podero))?;
+    poa(&emulator).await.map_err(|e| e.for_vendor(Vendor::Poa))?;
 
     say(&format!(
         "\ndone: {} Podero token request(s) and {} POA token request(s) served {} API call(s)",
@@ -49,7 +53,47 @@ pub(crate) async fn run() -> Result<(), CliError> {
     Ok(())
 }
 
-async fn podero(emulator: &Emulator) -> Result<(), CliError> {
+/// A failed step of one vendor's section: a CLI error, or the libraries' error, which becomes
+/// one with that vendor's hints.
+enum Step {
+    Cli(CliError),
+    Api(ApiError),
+}
+
+impl From<CliError> for Step {
+    fn from(error: CliError) -> Self {
+        Self::Cli(error)
+    }
+}
+
+impl From<ApiError> for Step {
+    fn from(error: ApiError) -> Self {
+        Self::Api(error)
+    }
+}
+
+impl From<AuthError> for Step {
+    fn from(error: AuthError) -> Self {
+        Self::Api(error.into())
+    }
+}
+
+impl From<ConfigError> for Step {
+    fn from(error: ConfigError) -> Self {
+        Self::Cli(error.into())
+    }
+}
+
+impl Step {
+    fn for_vendor(self, vendor: Vendor) -> CliError {
+        match self {
+            Self::Cli(error) => error,
+            Self::Api(error) => CliError::from_api(error, vendor),
+        }
+    }
+}
+
+async fn podero(emulator: &Emulator) -> Result<(), Step> {
     let credentials = emulator.podero_credentials();
     let auth = PoderoAuth::new(
         credentials.client_id.as_str(),
@@ -72,7 +116,7 @@ async fn podero(emulator: &Emulator) -> Result<(), CliError> {
     let again = tokens.token().await?;
     say(&format!(
         "[podero] second token() served from the cache: same token = {}, token requests still {}",
-        again.same_token(&token),
+        again.is(&token),
         token_requests()
     ))?;
 
@@ -136,8 +180,6 @@ async fn podero(emulator: &Emulator) -> Result<(), CliError> {
     // invalidates exactly that token, fetches one new token and repeats the call once.
     emulator.revoke_all_tokens();
     say("\n[recovery] the emulator revoked every token it issued")?;
-    // Give the coarse clock a tick, so the cached token is visibly older than the call.
-    tokio::time::sleep(Duration::from_millis(20)).await;
     let before = emulator.request_log().len();
     let listed = users.list().await?;
     let statuses: Vec<String> = emulator.request_log()[before..]
@@ -160,7 +202,7 @@ async fn podero(emulator: &Emulator) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn poa(emulator: &Emulator) -> Result<(), CliError> {
+async fn poa(emulator: &Emulator) -> Result<(), Step> {
     let credentials = emulator.poa_credentials();
     let auth = PoaAuth::new(
         emulator.base_url(),
@@ -208,7 +250,7 @@ fn expiry(at: Option<chrono::DateTime<Utc>>) -> String {
         Some(at) => format!(
             "at {} (in {} s)",
             at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            (at - Utc::now()).num_seconds()
+            (at - SharedClock::system().now()).num_seconds()
         ),
         None => "never said (the cache assumes 1 h)".to_owned(),
     }

@@ -7,6 +7,7 @@ pub(crate) mod users;
 
 use std::io::Write as _;
 
+use futures_util::{Stream, TryStreamExt as _};
 use serde::Serialize;
 
 use crate::error::CliError;
@@ -26,5 +27,78 @@ pub(crate) fn print_line(text: &str) -> Result<(), CliError> {
             Err(CliError::internal(format!("cannot write to stdout: {e}")))
         }
         _ => Ok(()),
+    }
+}
+
+/// Prints the items of a paged stream as one pretty JSON array, page by page, so memory stays
+/// bounded by one page whatever the length of the list. An error ends the array early (the
+/// output is then not valid JSON) and is returned; a closed pipe ends the listing quietly.
+pub(crate) async fn print_stream<T, S>(pages: S) -> Result<(), CliError>
+where
+    T: Serialize,
+    S: Stream<Item = Result<Vec<T>, CliError>>,
+{
+    let mut pages = std::pin::pin!(pages);
+    let mut first = true;
+    let mut out = Output::new();
+    out.write("[")?;
+    while let Some(page) = pages.try_next().await? {
+        for item in page {
+            let text = serde_json::to_string_pretty(&item).map_err(|e| {
+                CliError::internal(format!("cannot format the answer as JSON: {e}"))
+            })?;
+            let indented = text.replace('\n', "\n  ");
+            out.write(if first { "\n  " } else { ",\n  " })?;
+            out.write(&indented)?;
+            first = false;
+        }
+        out.flush()?;
+        if out.closed {
+            return Ok(());
+        }
+    }
+    out.write(if first { "]\n" } else { "\n]\n" })?;
+    out.flush()
+}
+
+/// Buffered stdout that treats a closed pipe as the end of the listing.
+struct Output {
+    stdout: std::io::BufWriter<std::io::Stdout>,
+    closed: bool,
+}
+
+impl Output {
+    fn new() -> Self {
+        Self {
+            stdout: std::io::BufWriter::new(std::io::stdout()),
+            closed: false,
+        }
+    }
+
+    fn write(&mut self, text: &str) -> Result<(), CliError> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.stdout.write_all(text.as_bytes());
+        self.result(result)
+    }
+
+    fn flush(&mut self) -> Result<(), CliError> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.stdout.flush();
+        self.result(result)
+    }
+
+    fn result(&mut self, result: std::io::Result<()>) -> Result<(), CliError> {
+        match result {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            Err(e) => Err(CliError::internal(format!("cannot write to stdout: {e}"))),
+            Ok(()) => Ok(()),
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! `partner token --vendor podero|poa [--show-secret]`.
 
-use auth_core::{AccessToken, TokenSource as _};
-use chrono::{SecondsFormat, Utc};
+use auth_core::{AccessToken, Clock as _, SharedClock, TokenSource as _};
+use chrono::SecondsFormat;
 use poa_auth::PoaAuth;
-use podero_auth::PoderoAuth;
+use podero_auth::{PoderoAuth, SourceConfig as _};
 use serde_json::{Map, Value, json};
 
 use super::print_json;
@@ -15,11 +15,13 @@ pub(crate) async fn run(args: TokenArgs, overrides: &Overrides) -> Result<(), Cl
     let (vendor, token) = match args.vendor {
         Vendor::Podero => {
             let auth = PoderoAuth::from_lookup(overrides.lookup(podero_auth::ENV_BASE_URL))?;
-            ("podero", auth.into_source()?.fetch_token().await?)
+            let token = auth.into_source()?.fetch_token().await;
+            ("podero", token.map_err(|e| CliError::from_auth(e, Vendor::Podero))?)
         }
         Vendor::Poa => {
             let auth = PoaAuth::from_lookup(overrides.lookup(poa_auth::ENV_BASE_URL))?;
-            ("poa", auth.into_source()?.fetch_token().await?)
+            let token = auth.into_source()?.fetch_token().await;
+            ("poa", token.map_err(|e| CliError::from_auth(e, Vendor::Poa))?)
         }
     };
     print_json(&describe(vendor, &token, args.show_secret))
@@ -28,7 +30,7 @@ pub(crate) async fn run(args: TokenArgs, overrides: &Overrides) -> Result<(), Cl
 /// The token as JSON: type, scope, and the effective expiry (for POA, a JWT `exp` earlier than
 /// `expires_in` wins) as seconds from now and as RFC 3339.
 fn describe(vendor: &str, token: &AccessToken, show_secret: bool) -> Value {
-    let now = Utc::now();
+    let now = SharedClock::system().now();
     let mut out = Map::new();
     out.insert("vendor".into(), json!(vendor));
     out.insert("token_type".into(), json!(token.token_type().to_string()));

@@ -1,4 +1,4 @@
-//! The typed Podero Partner API: organisation users.
+//! The typed Podero Partner API: organisation users (feature `podero`, on by default).
 //!
 //! [`PoderoClient`] holds an [`AuthenticatedClient`] for the Podero base URL and the
 //! organisation id; [`Users`] has one method per documented operation. Paths follow
@@ -7,84 +7,119 @@
 mod models;
 mod pages;
 
-use std::sync::Arc;
-
-use auth_core::{ConfigError, TokenProvider, env};
+use auth_core::{ConfigError, SharedTokenProvider, env};
 use futures_util::stream::{self, Stream, TryStreamExt as _};
-use podero_auth::{PoderoAuth, PoderoTokenCache};
+use podero_auth::{PoderoAuth, SourceConfig as _};
 use reqwest::{Method, Url};
 use serde::Serialize;
 
-pub use self::models::{NewUser, OrgId, Role, User, UserId, UserUpdate};
+pub use self::models::{NewUser, OrgId, OtherRole, Role, User, UserId, UserUpdate};
 use crate::client::{AuthenticatedClient, Call, bytes_body::Body};
 use crate::error::ApiError;
 
 /// `PODERO_ORG_ID`
 pub const ENV_ORG_ID: &str = "PODERO_ORG_ID";
 
-/// The most pages [`Users::list`] follows: a guard against a `next` link that never ends.
+/// The most pages a listing follows by default: a guard against a `next` link that never
+/// ends.
 pub const MAX_PAGES: usize = 10_000;
+
+/// The most users [`Users::list`] collects by default: it holds them all in memory, so its
+/// memory is bounded by this many users (stream with [`Users::pages`] to go beyond).
+pub const MAX_USERS: usize = 100_000;
+
+/// Bounds on a listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListOptions {
+    /// The most pages followed (default [`MAX_PAGES`]); a listing that would go further ends
+    /// with [`ApiError::Decode`].
+    pub max_pages: usize,
+    /// The most users [`Users::list_with`] collects (default [`MAX_USERS`]); the streams
+    /// ignore it.
+    pub max_users: usize,
+}
+
+impl Default for ListOptions {
+    fn default() -> Self {
+        Self {
+            max_pages: MAX_PAGES,
+            max_users: MAX_USERS,
+        }
+    }
+}
+
+impl ListOptions {
+    /// The default bounds.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the page bound (at least 1).
+    #[must_use]
+    pub fn max_pages(mut self, pages: usize) -> Self {
+        self.max_pages = pages.max(1);
+        self
+    }
+
+    /// Sets the user bound of a collected list.
+    #[must_use]
+    pub fn max_users(mut self, users: usize) -> Self {
+        self.max_users = users;
+        self
+    }
+}
 
 /// A client for one Podero organisation.
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), partner_sdk::ApiError> {
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use partner_sdk::PoderoClient;
 /// use podero_auth::PoderoAuth;
 ///
-/// let org = "016b78a7-0c7c-4241-a277-015c3ad3cb90".parse().map_err(|_| {
-///     auth_core::ConfigError::Invalid { field: "org id", reason: "not a UUID".into() }
-/// })?;
+/// let org = "016b78a7-0c7c-4241-a277-015c3ad3cb90".parse()?;
 /// let podero = PoderoClient::from_auth(PoderoAuth::new("client-id", "client-secret"), org)?;
 /// let everyone = podero.users().list().await?;
 /// # let _ = everyone;
 /// # Ok(())
 /// # }
 /// ```
-pub struct PoderoClient<P = PoderoTokenCache> {
-    api: AuthenticatedClient<P>,
+#[derive(Clone)]
+pub struct PoderoClient {
+    api: AuthenticatedClient,
     org_id: OrgId,
-    /// `{base}/api/partners/v2.0/org/{org_id}/users`, parsed once.
-    users_url: Result<Url, ApiError>,
+    /// `{base}/api/partners/v2.0/org/{org_id}/users`, built once.
+    users_url: Url,
 }
 
-impl<P> Clone for PoderoClient<P> {
-    fn clone(&self) -> Self {
-        Self {
-            api: self.api.clone(),
-            org_id: self.org_id,
-            users_url: self.users_url.clone(),
-        }
-    }
-}
-
-impl PoderoClient<PoderoTokenCache> {
-    /// A client from a [`PoderoAuth`] configuration: the configuration's base URL, and one HTTP
-    /// client (the one given to [`PoderoAuth::http_client`], or a default one) and one clock
-    /// shared by the token exchange and the API calls.
+impl PoderoClient {
+    /// A client from a [`PoderoAuth`] configuration: the configuration's base URL, one HTTP
+    /// client (the one given to the configuration, or a default one) and one clock shared by
+    /// the token exchange and the API calls, and Podero's rule for stale tokens (a bare 403
+    /// gets one refresh, as a 401 does: see
+    /// [`refresh_on_forbidden`](crate::AuthenticatedClientBuilder::refresh_on_forbidden)).
     ///
     /// # Errors
-    /// [`ApiError::Config`] for an invalid configuration.
-    pub fn from_auth(auth: PoderoAuth, org_id: OrgId) -> Result<Self, ApiError> {
+    /// [`ConfigError`] for an invalid configuration.
+    pub fn from_auth(auth: PoderoAuth, org_id: OrgId) -> Result<Self, ConfigError> {
         let base = auth.base_url()?;
         let tokens = auth.into_cache()?;
-        // The token exchange's HTTP client (the caller's, if the configuration had one) and
-        // clock serve the API calls too.
+        // The token exchange's HTTP client (the caller's, if the configuration had one)
+        // serves the API calls too; the clock comes with the token provider.
         let http = tokens.source().http_client().clone();
-        let clock = Arc::clone(tokens.clock());
         let api = AuthenticatedClient::builder(base.as_str(), tokens)
             .http_client(http)
-            .clock(clock)
+            .refresh_on_forbidden(true)
             .build()?;
-        Ok(Self::new(api, org_id))
+        Self::new(api, org_id)
     }
 
     /// A client from `PODERO_CLIENT_ID`, `PODERO_CLIENT_SECRET`, `PODERO_ORG_ID` and,
-    /// optionally, `PODERO_BASE_URL`.
+    /// optionally, `PODERO_BASE_URL` and `PODERO_TOKEN_BODY`.
     ///
     /// # Errors
-    /// [`ApiError::Config`] naming a missing, empty or invalid variable.
-    pub fn from_env() -> Result<Self, ApiError> {
+    /// [`ConfigError`] naming a missing, empty or invalid variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(env::process)
     }
 
@@ -94,41 +129,41 @@ impl PoderoClient<PoderoTokenCache> {
     /// As [`from_env`](Self::from_env).
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, ConfigError> {
         let auth = PoderoAuth::from_lookup(&lookup)?;
-        let org_id =
-            env::required(&lookup, ENV_ORG_ID)?
-                .parse()
-                .map_err(|_| ConfigError::Invalid {
-                    field: ENV_ORG_ID,
-                    reason: "it is not a UUID".into(),
-                })?;
-        Self::from_auth(auth, org_id)
+        Self::from_auth(auth, org_from_lookup(&lookup)?)
     }
-}
 
-impl<P: TokenProvider> PoderoClient<P> {
-    /// A client with default settings over any token provider (a `podero-auth` cache, or your
-    /// own), for the Podero deployment at `base_url`.
+    /// A client with default settings (and Podero's rule for stale tokens) over any token
+    /// provider, for the Podero deployment at `base_url`.
     ///
     /// # Errors
-    /// [`ApiError::Config`] for a base URL that does not parse or is plain HTTP to a
-    /// non-loopback host.
-    pub fn with_tokens(tokens: P, base_url: &str, org_id: OrgId) -> Result<Self, ApiError> {
-        Ok(Self::new(
-            AuthenticatedClient::builder(base_url, tokens).build()?,
-            org_id,
-        ))
+    /// [`ConfigError`] for a base URL that does not parse or is plain HTTP to a non-loopback
+    /// host.
+    pub fn with_tokens(
+        tokens: impl Into<SharedTokenProvider>,
+        base_url: &str,
+        org_id: OrgId,
+    ) -> Result<Self, ConfigError> {
+        let api = AuthenticatedClient::builder(base_url, tokens)
+            .refresh_on_forbidden(true)
+            .build()?;
+        Self::new(api, org_id)
     }
 
     /// A client over any authenticated client whose base URL is a Podero deployment.
-    pub fn new(api: AuthenticatedClient<P>, org_id: OrgId) -> Self {
-        let users_url = api.url(&format!("/api/partners/v2.0/org/{org_id}/users"));
-        Self {
+    ///
+    /// # Errors
+    /// [`ConfigError`] if the users URL cannot be built on that base URL.
+    pub fn new(api: AuthenticatedClient, org_id: OrgId) -> Result<Self, ConfigError> {
+        let users_url = api
+            .url(&format!("/api/partners/v2.0/org/{org_id}/users"))
+            .map_err(|_| ConfigError::invalid_url("API base URL", "cannot hold the users path"))?;
+        Ok(Self {
             api,
             org_id,
             users_url,
-        }
+        })
     }
 
     /// The organisation.
@@ -137,25 +172,38 @@ impl<P: TokenProvider> PoderoClient<P> {
     }
 
     /// The underlying authenticated client, for endpoints this crate does not wrap.
-    pub fn api(&self) -> &AuthenticatedClient<P> {
+    pub fn api(&self) -> &AuthenticatedClient {
         &self.api
     }
 
     /// The organisation's users.
-    pub fn users(&self) -> Users<'_, P> {
+    pub fn users(&self) -> Users<'_> {
         Users { client: self }
     }
 }
 
+/// Reads `PODERO_ORG_ID` through `lookup`.
+///
+/// # Errors
+/// [`ConfigError`] naming the variable.
+pub fn org_from_lookup(
+    lookup: &impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<OrgId, ConfigError> {
+    env::required(lookup, ENV_ORG_ID)?
+        .parse()
+        .map_err(|_| ConfigError::invalid(ENV_ORG_ID, "it is not a UUID"))
+}
+
 /// The users of the organisation: one method per documented operation.
-pub struct Users<'a, P> {
-    client: &'a PoderoClient<P>,
+#[derive(Debug)]
+pub struct Users<'a> {
+    client: &'a PoderoClient,
 }
 
 const USERS: &str = "/api/partners/v2.0/org/{org_id}/users";
 const USER: &str = "/api/partners/v2.0/org/{org_id}/users/{user_id}";
 
-impl<P: TokenProvider> Users<'_, P> {
+impl Users<'_> {
     fn call<B: Serialize>(
         &self,
         method: Method,
@@ -172,49 +220,80 @@ impl<P: TokenProvider> Users<'_, P> {
         })
     }
 
-    fn users_url(&self) -> Result<Url, ApiError> {
-        self.client.users_url.clone()
-    }
-
     /// The user's URL: the users URL plus one path segment (no re-parsing per call).
-    fn user_url(&self, id: &UserId) -> Result<Url, ApiError> {
-        let mut url = self.users_url()?;
-        url.path_segments_mut()
-            .map_err(|()| {
-                ApiError::Config(ConfigError::InvalidUrl {
-                    what: "API base URL",
-                    reason: "it cannot have a path".into(),
-                })
-            })?
-            .push(&id.to_string());
-        Ok(url)
+    fn user_url(&self, id: &UserId) -> Url {
+        let mut url = self.client.users_url.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.push(&id.to_string());
+        }
+        url
     }
 
     /// Every user of the organisation, following pagination if the server paginates (a bare
-    /// JSON array, or an envelope with `results` or `items` and a `next` link).
+    /// JSON array, or an envelope with `results` or `items` and a `next` link), with the
+    /// default [`ListOptions`].
     ///
     /// # Errors
-    /// [`ApiError`] for a failed page; [`ApiError::Decode`] for an unexpected shape or a
-    /// pagination loop.
+    /// [`ApiError`] for a failed page; [`ApiError::Decode`] for an unexpected shape, a
+    /// pagination loop, a `next` link to another origin, or more than the bounds.
     pub async fn list(&self) -> Result<Vec<User>, ApiError> {
-        self.list_stream().try_collect().await
+        self.list_with(ListOptions::default()).await
     }
 
-    /// Every user of the organisation, page by page as a stream.
-    pub fn list_stream(&self) -> impl Stream<Item = Result<User, ApiError>> + '_ {
-        let first = self.users_url();
-        let state = pages::Cursor::new(first);
-        stream::try_unfold(state, move |mut cursor| async move {
+    /// [`list`](Self::list) with other bounds.
+    ///
+    /// # Errors
+    /// As [`list`](Self::list).
+    pub async fn list_with(&self, options: ListOptions) -> Result<Vec<User>, ApiError> {
+        let mut users = Vec::new();
+        let mut pages = std::pin::pin!(self.pages_with(options));
+        while let Some(page) = pages.try_next().await? {
+            if users.len().saturating_add(page.len()) > options.max_users {
+                return Err(ApiError::decode(
+                    &Method::GET,
+                    self.client.users_url.path(),
+                    format!(
+                        "the list holds more than {} users (the limit; stream it with `Users::pages`)",
+                        options.max_users
+                    ),
+                    None,
+                ));
+            }
+            users.extend(page);
+        }
+        Ok(users)
+    }
+
+    /// The users page by page, as a stream: memory stays bounded by one page. Follows `next`
+    /// links on the API's origin only, never one fetched before, at most
+    /// [`ListOptions::max_pages`] pages.
+    pub fn pages(&self) -> impl Stream<Item = Result<Vec<User>, ApiError>> + '_ {
+        self.pages_with(ListOptions::default())
+    }
+
+    /// [`pages`](Self::pages) with other bounds.
+    pub fn pages_with(
+        &self,
+        options: ListOptions,
+    ) -> impl Stream<Item = Result<Vec<User>, ApiError>> + '_ {
+        let cursor = pages::Cursor::new(Ok(self.client.users_url.clone()), options.max_pages);
+        stream::try_unfold(cursor, move |mut cursor| async move {
             let Some(url) = cursor.next_url()? else {
                 return Ok::<_, ApiError>(None);
             };
             let call = self.call::<()>(Method::GET, url.clone(), USERS, None)?;
             let response = self.client.api.execute(call).await?;
             let page = pages::parse(&response)?;
-            cursor.advance(&url, page.next.as_deref(), |next| self.client.api.url(next))?;
-            Ok(Some((stream::iter(page.users.into_iter().map(Ok)), cursor)))
+            cursor.advance(url, page.next.as_deref(), |next| self.client.api.url(next))?;
+            Ok(Some((page.users, cursor)))
         })
-        .try_flatten()
+    }
+
+    /// The users one by one, as a stream (page by page underneath).
+    pub fn list_stream(&self) -> impl Stream<Item = Result<User, ApiError>> + '_ {
+        self.pages()
+            .map_ok(|page| stream::iter(page.into_iter().map(Ok)))
+            .try_flatten()
     }
 
     /// One user.
@@ -222,7 +301,7 @@ impl<P: TokenProvider> Users<'_, P> {
     /// # Errors
     /// [`ApiError::Status`] with 404 for an unknown user; other [`ApiError`]s.
     pub async fn get(&self, id: &UserId) -> Result<User, ApiError> {
-        let call = self.call::<()>(Method::GET, self.user_url(id)?, USER, None)?;
+        let call = self.call::<()>(Method::GET, self.user_url(id), USER, None)?;
         self.client.api.execute(call).await?.json()
     }
 
@@ -233,7 +312,7 @@ impl<P: TokenProvider> Users<'_, P> {
     /// [`ApiError::Status`] with 400 and the field errors for invalid data; other
     /// [`ApiError`]s.
     pub async fn create(&self, user: &NewUser) -> Result<User, ApiError> {
-        let url = self.users_url()?;
+        let url = self.client.users_url.clone();
         let call = self.call(Method::POST, url, USERS, Some(user))?;
         self.client.api.execute(call).await?.json()
     }
@@ -243,7 +322,7 @@ impl<P: TokenProvider> Users<'_, P> {
     /// # Errors
     /// As [`get`](Self::get) and [`create`](Self::create).
     pub async fn update(&self, id: &UserId, update: &UserUpdate) -> Result<User, ApiError> {
-        let call = self.call(Method::PUT, self.user_url(id)?, USER, Some(update))?;
+        let call = self.call(Method::PUT, self.user_url(id), USER, Some(update))?;
         self.client.api.execute(call).await?.json()
     }
 
@@ -252,12 +331,12 @@ impl<P: TokenProvider> Users<'_, P> {
     /// # Errors
     /// As [`get`](Self::get).
     pub async fn delete(&self, id: &UserId) -> Result<(), ApiError> {
-        let call = self.call::<()>(Method::DELETE, self.user_url(id)?, USER, None)?;
+        let call = self.call::<()>(Method::DELETE, self.user_url(id), USER, None)?;
         self.client.api.execute(call).await.map(drop)
     }
 }
 
-impl<P> std::fmt::Debug for PoderoClient<P> {
+impl std::fmt::Debug for PoderoClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PoderoClient")
             .field("api", &self.api)

@@ -81,8 +81,20 @@ pub enum Role {
     Staff,
     /// Only the user's own resources.
     User,
-    /// A role this crate does not know, kept as sent.
-    Other(String),
+    /// A role this crate does not know, kept as sent. Only parsing builds it (`"admin"`
+    /// parses as [`Role::Admin`], never as `Other`).
+    Other(OtherRole),
+}
+
+/// A role this crate does not know (see [`Role::Other`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OtherRole(String);
+
+impl OtherRole {
+    /// The role as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl Role {
@@ -92,7 +104,7 @@ impl Role {
             Self::Admin => "admin",
             Self::Staff => "staff",
             Self::User => "user",
-            Self::Other(other) => other,
+            Self::Other(other) => other.as_str(),
         }
     }
 }
@@ -105,7 +117,7 @@ impl FromStr for Role {
             "admin" => Self::Admin,
             "staff" => Self::Staff,
             "user" => Self::User,
-            other => Self::Other(other.to_owned()),
+            other => Self::Other(OtherRole(other.to_owned())),
         })
     }
 }
@@ -171,6 +183,31 @@ pub struct User {
     /// Fields this crate does not know, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl User {
+    /// A user with the required fields and nothing else: for fixtures in tests of code that
+    /// consumes users (set the other public fields as needed).
+    pub fn new(id: UserId, email: impl Into<String>, role: Role) -> Self {
+        Self {
+            id,
+            org_id: None,
+            email: email.into(),
+            role,
+            external_user_id: None,
+            first_name: None,
+            last_name: None,
+            street_and_number: None,
+            street_add_info: None,
+            zip_code: None,
+            town: None,
+            country: None,
+            latitude: None,
+            longitude: None,
+            location_last_updated: None,
+            extra: Map::new(),
+        }
+    }
 }
 
 /// The wire shape of a user, before the documented inconsistencies are reconciled.
@@ -275,54 +312,25 @@ struct Fields {
     longitude: Option<f64>,
 }
 
+/// The setters of the optional fields: `name(value)` and `set_name(Option<value>)` (which
+/// clears the field with `None`), for both request types.
 macro_rules! field_setters {
-    () => {
-        /// The partner's own id for this customer.
-        pub fn external_user_id(mut self, value: impl Into<String>) -> Self {
-            self.fields.external_user_id = Some(value.into());
-            self
-        }
-        /// First name.
-        pub fn first_name(mut self, value: impl Into<String>) -> Self {
-            self.fields.first_name = Some(value.into());
-            self
-        }
-        /// Last name.
-        pub fn last_name(mut self, value: impl Into<String>) -> Self {
-            self.fields.last_name = Some(value.into());
-            self
-        }
-        /// Street and house number.
-        pub fn street_and_number(mut self, value: impl Into<String>) -> Self {
-            self.fields.street_and_number = Some(value.into());
-            self
-        }
-        /// Address supplement.
-        pub fn street_add_info(mut self, value: impl Into<String>) -> Self {
-            self.fields.street_add_info = Some(value.into());
-            self
-        }
-        /// Postcode, as text (sent as a string so leading zeros survive).
-        pub fn zip_code(mut self, value: impl Into<String>) -> Self {
-            self.fields.zip_code = Some(value.into());
-            self
-        }
-        /// Town.
-        pub fn town(mut self, value: impl Into<String>) -> Self {
-            self.fields.town = Some(value.into());
-            self
-        }
-        /// Country code, sent as `country_iso2`.
-        pub fn country(mut self, value: impl Into<String>) -> Self {
-            self.fields.country_iso2 = Some(value.into());
-            self
-        }
-        /// Location.
-        pub fn location(mut self, latitude: f64, longitude: f64) -> Self {
-            self.fields.latitude = Some(latitude);
-            self.fields.longitude = Some(longitude);
-            self
-        }
+    ($($(#[$doc:meta])* $name:ident, $set:ident => $field:ident;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, value: impl Into<String>) -> Self {
+                self.fields.$field = Some(value.into());
+                self
+            }
+
+            $(#[$doc])*
+            ///
+            /// `None` leaves it unset.
+            pub fn $set(mut self, value: Option<String>) -> Self {
+                self.fields.$field = value;
+                self
+            }
+        )*
     };
 }
 
@@ -348,7 +356,31 @@ impl NewUser {
         }
     }
 
-    field_setters!();
+    field_setters! {
+        /// The partner's own id for this customer.
+        external_user_id, set_external_user_id => external_user_id;
+        /// First name.
+        first_name, set_first_name => first_name;
+        /// Last name.
+        last_name, set_last_name => last_name;
+        /// Street and house number.
+        street_and_number, set_street_and_number => street_and_number;
+        /// Address supplement.
+        street_add_info, set_street_add_info => street_add_info;
+        /// Postcode, as text (sent as a string so leading zeros survive).
+        zip_code, set_zip_code => zip_code;
+        /// Town.
+        town, set_town => town;
+        /// Country code, sent as `country_iso2`.
+        country, set_country => country_iso2;
+    }
+
+    /// Location.
+    pub fn location(mut self, latitude: f64, longitude: f64) -> Self {
+        self.fields.latitude = Some(latitude);
+        self.fields.longitude = Some(longitude);
+        self
+    }
 }
 
 /// A partial update: only the fields that are set are sent (PUT with a partial body, as
@@ -382,12 +414,48 @@ impl UserUpdate {
         self
     }
 
+    /// Changes the e-mail address if `Some`.
+    pub fn set_email(mut self, value: Option<String>) -> Self {
+        self.email = value;
+        self
+    }
+
+    /// Changes the role if `Some`.
+    pub fn set_role(mut self, role: Option<Role>) -> Self {
+        self.role = role;
+        self
+    }
+
     /// Whether no field is set.
     pub fn is_empty(&self) -> bool {
         self == &Self::default()
     }
 
-    field_setters!();
+    field_setters! {
+        /// The partner's own id for this customer.
+        external_user_id, set_external_user_id => external_user_id;
+        /// First name.
+        first_name, set_first_name => first_name;
+        /// Last name.
+        last_name, set_last_name => last_name;
+        /// Street and house number.
+        street_and_number, set_street_and_number => street_and_number;
+        /// Address supplement.
+        street_add_info, set_street_add_info => street_add_info;
+        /// Postcode, as text (sent as a string so leading zeros survive).
+        zip_code, set_zip_code => zip_code;
+        /// Town.
+        town, set_town => town;
+        /// Country code, sent as `country_iso2`.
+        country, set_country => country_iso2;
+    }
+
+    /// Location.
+    pub fn location(mut self, latitude: f64, longitude: f64) -> Self {
+        self.fields.latitude = Some(latitude);
+        self.fields.longitude = Some(longitude);
+        self
+    }
 }
 
 #[cfg(test)]
@@ -419,7 +487,9 @@ mod tests {
                 "location_last_updated": "2023-07-15T19:34:29.000Z", "tariff": {"kind": "dynamic"}}"#,
         )
         .unwrap();
-        assert_eq!(user.role, Role::Other("installer".into()));
+        assert_eq!(user.role.as_str(), "installer");
+        assert!(matches!(user.role, Role::Other(_)));
+        assert_eq!("admin".parse::<Role>().unwrap(), Role::Admin);
         assert_eq!(user.zip_code.as_deref(), Some("11011"));
         assert_eq!(user.country.as_deref(), Some("DE"));
         assert_eq!(
@@ -454,6 +524,17 @@ mod tests {
         );
         assert!(UserUpdate::new().is_empty());
         assert!(!update.is_empty());
+        assert!(UserUpdate::new().set_town(None).set_email(None).is_empty());
+        assert_eq!(
+            UserUpdate::new().set_town(Some("Berlin".into())),
+            UserUpdate::new().town("Berlin")
+        );
+        let fixture = User::new(
+            "497f6eca-6276-4993-bfeb-53cbbbba6f08".parse().unwrap(),
+            "a@b.c",
+            Role::Admin,
+        );
+        assert_eq!(fixture.email, "a@b.c");
     }
 
     #[test]

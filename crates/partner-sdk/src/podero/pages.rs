@@ -1,11 +1,12 @@
 //! The users list's shape, which Podero does not document: a bare JSON array, or a paginated
 //! envelope with the users under `results` (Django REST Framework) or `items`, and the next
-//! page's URL under `next`.
+//! page's URL under `next`; and the cursor that follows `next` links safely.
 
-use reqwest::Url;
+use std::collections::HashSet;
+
+use reqwest::{Method, Url};
 use serde_json::Value;
 
-use super::MAX_PAGES;
 use super::models::User;
 use crate::client::ApiResponse;
 use crate::error::ApiError;
@@ -52,17 +53,20 @@ pub(super) fn parse(response: &ApiResponse) -> Result<Page, ApiError> {
     Ok(Page { users, next })
 }
 
-/// Where the listing stands: the next URL to fetch, and a guard against loops.
+/// Where the listing stands: the next URL to fetch, every URL fetched so far (a `next` link
+/// back to any of them is a loop), and the page bound.
 pub(super) struct Cursor {
     next: Option<Result<Url, ApiError>>,
-    pages: usize,
+    visited: HashSet<Url>,
+    max_pages: usize,
 }
 
 impl Cursor {
-    pub(super) fn new(first: Result<Url, ApiError>) -> Self {
+    pub(super) fn new(first: Result<Url, ApiError>, max_pages: usize) -> Self {
         Self {
             next: Some(first),
-            pages: 0,
+            visited: HashSet::new(),
+            max_pages,
         }
     }
 
@@ -70,31 +74,48 @@ impl Cursor {
         self.next.take().transpose()
     }
 
-    /// Records that `current` was fetched and points to `next`.
+    /// Records that `current` was fetched and points to `next`, resolved by `resolve` (which
+    /// refuses other origins).
     pub(super) fn advance(
         &mut self,
-        current: &Url,
+        current: Url,
         next: Option<&str>,
         resolve: impl Fn(&str) -> Result<Url, ApiError>,
     ) -> Result<(), ApiError> {
-        self.pages += 1;
+        let path = current.path().to_owned();
+        self.visited.insert(current);
         let Some(next) = next else {
             return Ok(());
         };
-        let next = resolve(next)?;
-        if &next == current || self.pages >= MAX_PAGES {
-            return Err(ApiError::Decode {
-                method: reqwest::Method::GET,
-                path: current.path().to_owned(),
-                reason: format!(
-                    "pagination does not end (next link {} after {} pages)",
-                    next.path(),
-                    self.pages
-                ),
-                excerpt: None,
-            });
+        let error = |reason: String| ApiError::decode(&Method::GET, &path, reason, None);
+        let next = resolve(next).map_err(|_| {
+            error(format!(
+                "the server linked the next page to another origin ({}); nothing was sent there",
+                origin_of(next)
+            ))
+        })?;
+        if self.visited.contains(&next) {
+            return Err(error(format!(
+                "pagination loops: the next link goes back to {}, fetched before (after {} pages)",
+                next.path(),
+                self.visited.len()
+            )));
+        }
+        if self.visited.len() >= self.max_pages {
+            return Err(error(format!(
+                "pagination does not end within {} pages (the limit; see `ListOptions::max_pages`)",
+                self.max_pages
+            )));
         }
         self.next = Some(Ok(next));
         Ok(())
     }
+}
+
+/// The origin a link names, for the message (the link itself may carry anything).
+fn origin_of(link: &str) -> String {
+    Url::parse(link).map_or_else(
+        |_| "an unparsable URL".to_owned(),
+        |url| url.origin().ascii_serialization(),
+    )
 }

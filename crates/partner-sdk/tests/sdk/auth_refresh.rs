@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{AccessToken, AuthError, Clock, ManualClock, TokenProvider};
+use auth_core::{AccessToken, AuthError, Clock, ManualClock, Token, TokenProvider};
 use partner_emulator::{Endpoint, Vendor};
 use partner_sdk::AuthenticatedClient;
 use partner_sdk::podero::{NewUser, Role};
@@ -12,6 +12,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::setup;
+use podero_auth::SourceConfig as _;
 
 #[tokio::test]
 async fn a_token_expiring_mid_session_is_replaced_transparently() {
@@ -44,9 +45,6 @@ async fn revoked_tokens_cost_one_401_and_one_refresh() {
     let users = setup.client.users();
     users.list().await.unwrap();
     setup.emulator.revoke_all_tokens();
-    // The cached token is now older than the next call (a token fetched *for* a call is not
-    // refreshed on 401).
-    setup.clock.advance(Duration::from_secs(1));
     users.list().await.unwrap();
     assert_eq!(setup.token_requests(), 2);
     assert_eq!(setup.statuses(Endpoint::ListUsers), [200, 401, 200]);
@@ -77,7 +75,6 @@ async fn a_hundred_concurrent_401s_for_one_token_fetch_one_new_token() {
         .await
         .unwrap();
     setup.emulator.revoke_all_tokens();
-    setup.clock.advance(Duration::from_secs(1));
     let calls: Vec<_> = (0..100)
         .map(|_| {
             let client = setup.client.clone();
@@ -98,35 +95,43 @@ async fn a_hundred_concurrent_401s_for_one_token_fetch_one_new_token() {
     assert!(statuses.iter().filter(|s| **s == 401).count() >= 1);
 }
 
-/// A token provider that counts fetches and hands out `token-<n>`, stamped by a manual clock.
-#[derive(Clone)]
+/// A token provider that counts fetches and hands out `token-<n>` with generation n; with
+/// `stubborn`, it ignores invalidations (and so keeps handing out the rejected token).
+#[derive(Clone, Default)]
 struct Counting {
-    clock: ManualClock,
     fetched: Arc<std::sync::atomic::AtomicUsize>,
-    cached: Arc<std::sync::Mutex<Option<Arc<AccessToken>>>>,
+    cached: Arc<std::sync::Mutex<Option<Token>>>,
+    stubborn: bool,
 }
 
-#[async_trait::async_trait]
+impl Counting {
+    fn fetched(&self) -> usize {
+        self.fetched.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 impl TokenProvider for Counting {
-    async fn token(&self) -> Result<Arc<AccessToken>, AuthError> {
+    async fn token(&self) -> Result<Token, AuthError> {
         let mut cached = self.cached.lock().unwrap();
         if let Some(token) = &*cached {
-            return Ok(Arc::clone(token));
+            return Ok(token.clone());
         }
         let n = self
             .fetched
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
             + 1;
-        // A fetch takes time: the token is stamped a moment after it was asked for.
-        self.clock.advance(Duration::from_millis(1));
-        let token = Arc::new(AccessToken::bearer(format!("token-{n}"), self.clock.now()).unwrap());
-        *cached = Some(Arc::clone(&token));
+        let at = ManualClock::at_epoch_2025().now();
+        let token = Token::with_generation(
+            Arc::new(AccessToken::bearer(format!("token-{n}"), at).unwrap()),
+            n as u64,
+        );
+        *cached = Some(token.clone());
         Ok(token)
     }
 
-    fn invalidate(&self, rejected: &AccessToken) {
+    fn invalidate(&self, rejected: &Token) {
         let mut cached = self.cached.lock().unwrap();
-        if cached.as_ref().is_some_and(|t| t.same_token(rejected)) {
+        if !self.stubborn && cached.as_ref().is_some_and(|t| t.is(rejected)) {
             *cached = None;
         }
     }
@@ -148,17 +153,10 @@ async fn always_401() -> MockServer {
 #[tokio::test]
 async fn a_second_401_is_an_error_not_a_loop() {
     let server = always_401().await;
-    let clock = ManualClock::at_epoch_2025();
-    let tokens = Counting {
-        clock: clock.clone(),
-        fetched: Arc::default(),
-        cached: Arc::default(),
-    };
-    // A token from before the call: the first 401 earns one refresh.
+    let tokens = Counting::default();
+    // A token cached before the call, then one for the retry: two requests, never a third.
     tokens.token().await.unwrap();
-    clock.advance(Duration::from_secs(1));
     let client = AuthenticatedClient::builder(server.uri(), tokens.clone())
-        .clock(Arc::new(clock.clone()))
         .build()
         .unwrap();
     let error = client
@@ -167,20 +165,35 @@ async fn a_second_401_is_an_error_not_a_loop() {
         .unwrap_err();
     assert_eq!(error.status().map(|s| s.as_u16()), Some(401));
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
-    assert_eq!(tokens.fetched.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(tokens.fetched(), 2);
 }
 
 #[tokio::test]
-async fn a_401_on_a_token_fetched_for_this_call_is_not_retried() {
+async fn a_401_on_a_token_fetched_for_this_call_gets_the_same_one_refresh() {
+    // The rule does not depend on when the token was fetched: a token can be revoked between
+    // its fetch and its first use.
     let server = always_401().await;
-    let clock = ManualClock::at_epoch_2025();
+    let tokens = Counting::default();
+    let client = AuthenticatedClient::builder(server.uri(), tokens.clone())
+        .build()
+        .unwrap();
+    let error = client
+        .get_json::<serde_json::Value>("/things")
+        .await
+        .unwrap_err();
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(401));
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    assert_eq!(tokens.fetched(), 2);
+}
+
+#[tokio::test]
+async fn a_provider_that_hands_back_the_rejected_token_is_not_asked_to_repeat() {
+    let server = always_401().await;
     let tokens = Counting {
-        clock: clock.clone(),
-        fetched: Arc::default(),
-        cached: Arc::default(),
+        stubborn: true,
+        ..Counting::default()
     };
     let client = AuthenticatedClient::builder(server.uri(), tokens.clone())
-        .clock(Arc::new(clock.clone()))
         .build()
         .unwrap();
     let error = client
@@ -189,7 +202,21 @@ async fn a_401_on_a_token_fetched_for_this_call_is_not_retried() {
         .unwrap_err();
     assert_eq!(error.status().map(|s| s.as_u16()), Some(401));
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
-    assert_eq!(tokens.fetched.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_revoked_token_gives_the_same_outcome_every_time() {
+    // The rule is deterministic: a hundred runs of "revoked before the first call" all refresh
+    // once and succeed.
+    for _ in 0..100 {
+        let setup = setup().await;
+        setup.client.api().tokens().token().await.unwrap();
+        setup.emulator.revoke_all_tokens();
+        let users = setup.client.users().list().await.unwrap();
+        assert!(users.is_empty());
+        assert_eq!(setup.statuses(Endpoint::ListUsers), [401, 200]);
+        assert_eq!(setup.token_requests(), 2);
+    }
 }
 
 #[tokio::test]
@@ -200,7 +227,7 @@ async fn the_middleware_refreshes_once_on_401() {
         .into_cache()
         .unwrap();
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(BearerAuth::new(tokens.clone()).clock(Arc::new(setup.clock.clone())))
+        .with(BearerAuth::new(tokens.clone(), setup.emulator.base_url()).unwrap())
         .build();
     let url = format!(
         "{}/api/partners/v2.0/org/{}/users",
@@ -209,9 +236,58 @@ async fn the_middleware_refreshes_once_on_401() {
     );
     assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
     setup.emulator.revoke_all_tokens();
-    setup.clock.advance(Duration::from_secs(1));
     assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
     assert_eq!(setup.token_requests(), 2);
     assert_eq!(setup.statuses(Endpoint::ListUsers), [200, 401, 200]);
     assert_eq!(tokens.metrics().invalidations, 1);
+}
+
+#[tokio::test]
+async fn the_middleware_sends_the_token_only_to_its_origins() {
+    use partner_sdk::middleware::BearerAuth;
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&elsewhere)
+        .await;
+    let home = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&home)
+        .await;
+    let tokens = Counting::default();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(BearerAuth::new(tokens.clone(), &home.uri()).unwrap())
+        .build();
+    client
+        .get(format!("{}/x", home.uri()))
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(format!("{}/y", elsewhere.uri()))
+        .header("authorization", "Bearer smuggled")
+        .send()
+        .await
+        .unwrap();
+    let at_home = &home.received_requests().await.unwrap()[0];
+    assert_eq!(at_home.headers["authorization"], "Bearer token-1");
+    let there = &elsewhere.received_requests().await.unwrap()[0];
+    assert!(there.headers.get("authorization").is_none(), "{there:?}");
+    // Another origin can be allowed explicitly.
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(
+            BearerAuth::new(tokens, &home.uri())
+                .unwrap()
+                .allow_origin(&elsewhere.uri())
+                .unwrap(),
+        )
+        .build();
+    client
+        .get(format!("{}/z", elsewhere.uri()))
+        .send()
+        .await
+        .unwrap();
+    let there = &elsewhere.received_requests().await.unwrap()[1];
+    assert_eq!(there.headers["authorization"], "Bearer token-1");
 }

@@ -1,7 +1,5 @@
 //! The vendor-neutral client: POA tokens, URLs, error bodies, secrets.
 
-use std::sync::Arc;
-
 use auth_core::ManualClock;
 use partner_emulator::Endpoint;
 use partner_sdk::{ApiError, AuthenticatedClient, ErrorBody};
@@ -9,6 +7,7 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::setup;
+use podero_auth::SourceConfig as _;
 
 #[tokio::test]
 async fn a_poa_token_cache_drives_a_generic_get() {
@@ -87,7 +86,6 @@ async fn error_bodies_request_ids_and_no_secrets() {
         .mount(&server)
         .await;
     let client = AuthenticatedClient::builder(server.uri(), tokens)
-        .clock(Arc::new(clock))
         .build()
         .unwrap();
 
@@ -95,17 +93,14 @@ async fn error_bodies_request_ids_and_no_secrets() {
         .get_json::<serde_json::Value>("/json")
         .await
         .unwrap_err();
-    let ApiError::Status {
-        body, request_id, ..
-    } = &error
-    else {
+    let ApiError::Status(answer) = &error else {
         panic!("{error:?}");
     };
     assert_eq!(
-        body,
+        answer.body(),
         &ErrorBody::Json(serde_json::json!({"detail": "conflict"}))
     );
-    assert_eq!(request_id.as_deref(), Some("req-42"));
+    assert_eq!(answer.request_id(), Some("req-42"));
     insta::assert_snapshot!(error, @r#"GET /json answered HTTP 409 Conflict: {"detail":"conflict"} (request id req-42)"#);
 
     let error = client

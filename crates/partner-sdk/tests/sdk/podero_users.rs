@@ -5,6 +5,7 @@ use partner_sdk::podero::{NewUser, OrgId, Role, UserUpdate};
 use partner_sdk::{ApiError, ErrorBody};
 
 use crate::support::{client_for, setup};
+use podero_auth::SourceConfig as _;
 
 #[tokio::test]
 async fn full_crud_round_trip() {
@@ -65,12 +66,12 @@ async fn validation_errors_carry_the_field_messages() {
         .create(&NewUser::new("not-an-email", Role::User))
         .await
         .unwrap_err();
-    let ApiError::Status { status, body, .. } = &error else {
+    let ApiError::Status(answer) = &error else {
         panic!("{error:?}");
     };
-    assert_eq!(status.as_u16(), 400);
-    let ErrorBody::Json(body) = body else {
-        panic!("{body:?}");
+    assert_eq!(answer.status().as_u16(), 400);
+    let ErrorBody::Json(body) = answer.body() else {
+        panic!("{answer:?}");
     };
     assert!(body.get("email").is_some(), "{body}");
     // Not retried: a 400 is final.

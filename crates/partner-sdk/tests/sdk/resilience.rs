@@ -1,6 +1,5 @@
 //! Transient failures: what is retried, what never is, and how long the client waits.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{ManualClock, TransportKind};
@@ -9,6 +8,7 @@ use partner_sdk::podero::{NewUser, Role};
 use partner_sdk::{ApiError, AuthenticatedClient};
 
 use crate::support::setup;
+use podero_auth::SourceConfig as _;
 
 #[tokio::test]
 async fn a_get_succeeds_after_503_503_200() {
@@ -102,7 +102,6 @@ async fn a_refused_connection_is_retried_even_for_a_post() {
         .into_cache()
         .unwrap();
     let client = AuthenticatedClient::builder(format!("http://{addr}"), tokens)
-        .clock(Arc::new(clock.clone()))
         .build()
         .unwrap();
     let error = client

@@ -1,12 +1,10 @@
 //! Starting an emulator and a client pointed at it.
 
-use std::sync::Arc;
-
 use auth_core::ManualClock;
 use partner_emulator::{Emulator, Endpoint};
 use partner_sdk::PoderoClient;
 use partner_sdk::podero::OrgId;
-use podero_auth::{Environment, PoderoAuth};
+use podero_auth::{Environment, PoderoAuth, SourceConfig as _};
 
 /// An emulator and a Podero client for its organisation, sharing a manual clock with the
 /// client (the emulator keeps its own clock; tests move both when they need expiry).
@@ -34,7 +32,7 @@ pub(crate) fn auth_for(emulator: &Emulator, clock: &ManualClock) -> PoderoAuth {
         credentials.client_secret.as_str(),
     )
     .environment(Environment::Custom(emulator.base_url().to_owned()))
-    .clock(Arc::new(clock.clone()))
+    .clock(clock.clone())
 }
 
 pub(crate) fn client_for(emulator: &Emulator, clock: &ManualClock, org: OrgId) -> PoderoClient {
