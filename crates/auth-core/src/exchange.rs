@@ -162,6 +162,22 @@ impl ClientCredentials {
         &self.inner.redactor
     }
 
+    /// What names and protects this client's tokens in a shared store (feature `store`):
+    /// token URL, client id, scopes and extra parameters, and the secret.
+    #[cfg(feature = "store")]
+    pub fn store_identity(&self) -> crate::store::SourceIdentity {
+        let inner = &*self.inner;
+        let mut parts = vec![
+            inner.token_url.to_string(),
+            inner.client_id.as_str().to_owned(),
+            inner.scopes.to_string(),
+        ];
+        for (name, value) in &inner.params {
+            parts.push(format!("{name}={value}"));
+        }
+        crate::store::SourceIdentity::new(parts, inner.client_secret.clone())
+    }
+
     /// The body encoding the next request uses: [`BodyEncoding::Form`] or
     /// [`BodyEncoding::Json`], negotiated so far if the configuration says
     /// [`BodyEncoding::Auto`].
@@ -499,6 +515,29 @@ pub trait SourceConfig: Sized {
     /// As [`into_source`](Self::into_source).
     fn into_cache(self) -> Result<TokenCache<Self::Source>, ConfigError> {
         Ok(self.into_cache_builder()?.build())
+    }
+
+    /// The same configuration with a shared token store in front of the exchange (feature
+    /// `store`): finish it like this one, e.g. `.shared(store).into_cache()`.
+    #[cfg(feature = "store")]
+    fn shared<St: crate::store::TokenStore>(self, store: St) -> crate::store::Shared<Self, St>
+    where
+        Self::Source: HasExchange,
+    {
+        crate::store::Shared::new(self, store)
+    }
+}
+
+/// A source that is a client-credentials exchange underneath (perhaps with rules of its own
+/// on top), so that a shared store can name and encrypt its tokens.
+pub trait HasExchange {
+    /// The exchange.
+    fn exchange(&self) -> &ClientCredentials;
+}
+
+impl HasExchange for ClientCredentials {
+    fn exchange(&self) -> &ClientCredentials {
+        self
     }
 }
 

@@ -44,6 +44,9 @@
 //! - `metrics`: publishes the cache's counters through the `metrics` facade (names in
 //!   [`CacheMetrics`]'s module docs and `docs/configuration.md`).
 //! - `native-tls`: the OS's TLS stack for the default HTTP client instead of rustls.
+//! - `store`: shared token stores ([`store`]): the seam, the `SharedSource` algorithm and the
+//!   encrypted envelope (AES-256-GCM from aws-lc-rs).
+//! - `file-store`: the encrypted [`store::FileStore`] for the processes of one machine.
 
 mod cache;
 mod clock;
@@ -57,6 +60,8 @@ pub mod redact;
 pub mod response;
 pub mod retry;
 mod secret;
+#[cfg(feature = "store")]
+pub mod store;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 mod token;
@@ -74,7 +79,7 @@ pub use error::{
 };
 pub use exchange::{
     BodyEncoding, ClientAuth, ClientCredentials, ClientCredentialsBuilder, DEFAULT_TIMEOUT,
-    ExchangeOptions, SourceConfig,
+    ExchangeOptions, HasExchange, SourceConfig,
 };
 pub use provider::{FetchContext, FetchReason, SharedTokenProvider, TokenProvider, TokenSource};
 #[cfg(feature = "test-util")]

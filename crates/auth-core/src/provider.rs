@@ -133,6 +133,12 @@ impl FetchContext {
     pub fn is_fresh(&self, token: &AccessToken, now: DateTime<Utc>) -> bool {
         self.schedule.is_fresh(token, now)
     }
+
+    /// When the cache will consider `token` expired: its own expiry, or the cache's default
+    /// lifetime after it was obtained.
+    pub fn expires_at(&self, token: &AccessToken) -> DateTime<Utc> {
+        self.schedule.expires_at(token)
+    }
 }
 
 /// Hands out valid tokens and takes back rejected ones. This is what HTTP clients use.

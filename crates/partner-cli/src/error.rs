@@ -89,7 +89,9 @@ impl CliError {
                 Self::new(
                     Code::Rejected,
                     message,
-                    Some("the client may not use the client-credentials grant: ask POA to enable service accounts for it"),
+                    Some(
+                        "the client may not use the client-credentials grant: ask POA to enable service accounts for it",
+                    ),
                 )
             }
             _ if error.is_rejected_credentials() => {
@@ -129,13 +131,13 @@ impl CliError {
                 message,
                 Some("check the organisation id and the user id"),
             ),
-            ApiError::Status(status) if matches!(status.status().as_u16(), 401 | 403) => {
-                Self::new(
-                    Code::ApiError,
-                    message,
-                    Some("the API refused a freshly obtained token too: check that the client may use this organisation"),
-                )
-            }
+            ApiError::Status(status) if matches!(status.status().as_u16(), 401 | 403) => Self::new(
+                Code::ApiError,
+                message,
+                Some(
+                    "the API refused a freshly obtained token too: check that the client may use this organisation",
+                ),
+            ),
             _ => Self::new(Code::ApiError, message, None),
         }
     }
@@ -202,15 +204,44 @@ mod tests {
     #[test]
     fn hints_follow_each_vendors_server() {
         // django-oauth-toolkit (Podero).
-        check(oauth(401, "invalid_client", None), Vendor::Podero, Code::Rejected, "PODERO_CLIENT_SECRET");
-        check(oauth(400, "unauthorized_client", None), Vendor::Podero, Code::Rejected, "enable it");
-        check(oauth(400, "unsupported_grant_type", None), Vendor::Podero, Code::ApiError, "PODERO_TOKEN_BODY");
+        check(
+            oauth(401, "invalid_client", None),
+            Vendor::Podero,
+            Code::Rejected,
+            "PODERO_CLIENT_SECRET",
+        );
+        check(
+            oauth(400, "unauthorized_client", None),
+            Vendor::Podero,
+            Code::Rejected,
+            "enable it",
+        );
+        check(
+            oauth(400, "unsupported_grant_type", None),
+            Vendor::Podero,
+            Code::ApiError,
+            "PODERO_TOKEN_BODY",
+        );
         // Keycloak (POA).
         let invalid = Some("Invalid client or Invalid client credentials");
-        check(oauth(401, "unauthorized_client", invalid), Vendor::Poa, Code::Rejected, "POA_CLIENT_SECRET");
-        check(oauth(401, "invalid_client", invalid), Vendor::Poa, Code::Rejected, "POA_CLIENT_ID");
         check(
-            oauth(401, "unauthorized_client", Some("Client not enabled to retrieve service account")),
+            oauth(401, "unauthorized_client", invalid),
+            Vendor::Poa,
+            Code::Rejected,
+            "POA_CLIENT_SECRET",
+        );
+        check(
+            oauth(401, "invalid_client", invalid),
+            Vendor::Poa,
+            Code::Rejected,
+            "POA_CLIENT_ID",
+        );
+        check(
+            oauth(
+                401,
+                "unauthorized_client",
+                Some("Client not enabled to retrieve service account"),
+            ),
             Vendor::Poa,
             Code::Rejected,
             "service accounts",

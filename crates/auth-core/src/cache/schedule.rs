@@ -105,6 +105,16 @@ impl Schedule {
         }
     }
 
+    /// `token`'s expiry, or the default lifetime after it was obtained.
+    pub(crate) fn expires_at(&self, token: &AccessToken) -> DateTime<Utc> {
+        token.expires_at().unwrap_or_else(|| {
+            token
+                .obtained_at()
+                .checked_add_signed(chrono::TimeDelta::nanoseconds(self.default_lifetime))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        })
+    }
+
     /// Whether a cache with this schedule would serve `token` at `now` without starting a
     /// refresh: `now` is before the token's earliest possible refresh point.
     pub(crate) fn is_fresh(&self, token: &AccessToken, now: DateTime<Utc>) -> bool {

@@ -31,7 +31,9 @@ pub(crate) async fn run() -> Result<(), CliError> {
     podero(&emulator)
         .await
         .map_err(|e| e.for_vendor(Vendor::Podero))?;
-    poa(&emulator).await.map_err(|e| e.for_vendor(Vendor::Poa))?;
+    poa(&emulator)
+        .await
+        .map_err(|e| e.for_vendor(Vendor::Poa))?;
 
     say(&format!(
         "\ndone: {} Podero token request(s) and {} POA token request(s) served {} API call(s)",

@@ -16,12 +16,18 @@ pub(crate) async fn run(args: TokenArgs, overrides: &Overrides) -> Result<(), Cl
         Vendor::Podero => {
             let auth = PoderoAuth::from_lookup(overrides.lookup(podero_auth::ENV_BASE_URL))?;
             let token = auth.into_source()?.fetch_token().await;
-            ("podero", token.map_err(|e| CliError::from_auth(e, Vendor::Podero))?)
+            (
+                "podero",
+                token.map_err(|e| CliError::from_auth(e, Vendor::Podero))?,
+            )
         }
         Vendor::Poa => {
             let auth = PoaAuth::from_lookup(overrides.lookup(poa_auth::ENV_BASE_URL))?;
             let token = auth.into_source()?.fetch_token().await;
-            ("poa", token.map_err(|e| CliError::from_auth(e, Vendor::Poa))?)
+            (
+                "poa",
+                token.map_err(|e| CliError::from_auth(e, Vendor::Poa))?,
+            )
         }
     };
     print_json(&describe(vendor, &token, args.show_secret))

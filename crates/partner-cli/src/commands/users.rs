@@ -1,8 +1,8 @@
 //! `partner users list | get | create | update | delete`.
 
 use futures_util::TryStreamExt as _;
-use partner_sdk::{ApiError, PoderoClient};
 use partner_sdk::podero::{NewUser, Role, UserId, UserUpdate};
+use partner_sdk::{ApiError, PoderoClient};
 
 use super::{print_json, print_stream};
 use crate::cli::{RoleArg, UserFields, UsersArgs, UsersCommand, Vendor};
@@ -46,9 +46,16 @@ pub(crate) async fn run(args: UsersArgs, overrides: &Overrides) -> Result<(), Cl
                     "pass at least one field, e.g. --town Berlin",
                 ));
             }
-            print_json(&users.update(&parse_id(&user_id)?, &update).await.map_err(podero)?)
+            print_json(
+                &users
+                    .update(&parse_id(&user_id)?, &update)
+                    .await
+                    .map_err(podero)?,
+            )
         }
-        UsersCommand::Delete { user_id } => users.delete(&parse_id(&user_id)?).await.map_err(podero),
+        UsersCommand::Delete { user_id } => {
+            users.delete(&parse_id(&user_id)?).await.map_err(podero)
+        }
     }
 }
 
