@@ -3,6 +3,8 @@
 //! - `verify`: every check CI runs, in order, stopping at the first failure.
 //! - `fixtures`: the vendor fixture replay (a step of `verify`).
 //! - `readme`: the README's `partner` commands exist (a step of `verify`).
+//! - `interop-env`: the Python virtualenv with the real django-oauth-toolkit that the interop
+//!   tests run (a step of `verify`, before the tests).
 //!
 //! Shell calls read like the commands a person would type; each step says what it runs.
 
@@ -12,6 +14,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod fixtures;
+mod interop;
 mod readme;
 mod verify;
 
@@ -29,6 +32,9 @@ commands:
   fixtures  replay fixtures/<vendor>/ through the adapters (INSTA_UPDATE=always to accept
             new snapshots)
   readme    check that every `partner` command the README shows exists
+  interop-env
+            build target/interop/venv (python3 -m venv, pip install -r
+            interop/dot/requirements.txt) unless it is up to date
 ";
 
 fn main() -> ExitCode {
@@ -37,6 +43,7 @@ fn main() -> ExitCode {
         Some("verify") => verify::run(),
         Some("fixtures") => fixtures::run(),
         Some("readme") => readme::run(),
+        Some("interop-env") => interop::run(),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())

@@ -54,6 +54,10 @@ pub(crate) fn run() -> Result<()> {
     let root = project_root();
     let started = Instant::now();
     for step in STEPS {
+        if step.name == "test" {
+            // The interop tests need the Python virtualenv; building it is its own step.
+            crate::interop::verify_step()?;
+        }
         let command = format!("{} {}", step.program, step.args.join(" "));
         let env: String = step
             .env

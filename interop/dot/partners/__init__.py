@@ -1,0 +1,1 @@
+"""The Podero organisation users API, as the interop suite needs it, behind DOT."""
