@@ -31,8 +31,9 @@ pub(crate) fn print_line(text: &str) -> Result<(), CliError> {
 }
 
 /// Prints the items of a paged stream as one pretty JSON array, page by page, so memory stays
-/// bounded by one page whatever the length of the list. An error ends the array early (the
-/// output is then not valid JSON) and is returned; a closed pipe ends the listing quietly.
+/// bounded by one page whatever the length of the list. Nothing is printed before the first
+/// page arrived; an error after it ends the array early (the output is then not valid JSON)
+/// and is returned; a closed pipe ends the listing quietly.
 pub(crate) async fn print_stream<T, S>(pages: S) -> Result<(), CliError>
 where
     T: Serialize,
@@ -41,8 +42,12 @@ where
     let mut pages = std::pin::pin!(pages);
     let mut first = true;
     let mut out = Output::new();
-    out.write("[")?;
+    let mut opened = false;
     while let Some(page) = pages.try_next().await? {
+        if !opened {
+            out.write("[")?;
+            opened = true;
+        }
         for item in page {
             let text = serde_json::to_string_pretty(&item).map_err(|e| {
                 CliError::internal(format!("cannot format the answer as JSON: {e}"))
@@ -56,6 +61,9 @@ where
         if out.closed {
             return Ok(());
         }
+    }
+    if !opened {
+        out.write("[")?;
     }
     out.write(if first { "]\n" } else { "\n]\n" })?;
     out.flush()

@@ -10,8 +10,8 @@
 //! token lifetime. The first run builds the Python virtualenv (`interop/dot/venv.rs`); without
 //! `python3` these tests fail and say what to install.
 //!
-//! `pending.rs` holds the tests of specified behaviour that needs library changes first; it is
-//! compiled out until they land (see the list at its top).
+//! `negotiation.rs` holds the tests of `PODERO_TOKEN_BODY` (json, form, auto) against both
+//! backends, the vendor-aware hints, and the quiet default stderr.
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -24,9 +24,7 @@ mod lifecycle;
 mod token;
 mod users;
 
-// Compiled out until the library changes it waits for land; then remove the `cfg` line.
-#[cfg(any())]
-mod pending;
+mod negotiation;
 
 use support::{Backend, Style, Variant};
 

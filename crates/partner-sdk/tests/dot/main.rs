@@ -3,11 +3,10 @@
 //! listing whose pages straddle a token's expiry.
 //!
 //! The server support is the CLI interop suite's (`crates/partner-cli/tests/interop/support.rs`,
-//! included below). These tests use the SDK's current API (`PoderoClient::from_auth`,
-//! `users().list_stream()`); keep them few, since that API will change.
+//! included below). These tests use the SDK as users do (`PoderoClient::with_tokens` over a
+//! `podero-auth` cache, `users().list_stream()`).
 //!
-//! `pending.rs` holds tests of specified behaviour that needs library changes first (listed at
-//! its top); it is compiled out until then.
+//! `pending.rs` holds the tests of the rule for bare 403s on stale tokens.
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -16,27 +15,23 @@ mod support;
 
 mod session;
 
-// Compiled out until the library changes it waits for land; then remove the `cfg` line.
-#[cfg(any())]
-mod pending;
+mod forbidden;
 
-use std::sync::Arc;
-
-use auth_core::Clock;
+use auth_core::SharedClock;
 use partner_sdk::PoderoClient;
 use partner_sdk::podero::{NewUser, OrgId, Role, User};
-use podero_auth::{Environment, PoderoAuth};
+use podero_auth::{Environment, PoderoAuth, PoderoTokenCache, SourceConfig as _};
 
 use support::{Credentials, DotServer};
 
 /// A Podero client for `credentials` at `server`, for the organisation `org`, on `clock` (the
-/// system clock if `None`).
+/// system clock if `None`), and its token cache (for its counters).
 pub(crate) fn client(
     server: &DotServer,
     credentials: &Credentials,
     org: OrgId,
-    clock: Option<Arc<dyn Clock>>,
-) -> PoderoClient {
+    clock: Option<SharedClock>,
+) -> (PoderoClient, PoderoTokenCache) {
     let mut auth = PoderoAuth::new(
         credentials.client_id.as_str(),
         credentials.client_secret.as_str(),
@@ -45,14 +40,16 @@ pub(crate) fn client(
     if let Some(clock) = clock {
         auth = auth.clock(clock);
     }
-    PoderoClient::from_auth(auth, org).unwrap()
+    let cache = auth.into_cache().unwrap();
+    let podero = PoderoClient::with_tokens(cache.clone(), server.base_url(), org).unwrap();
+    (podero, cache)
 }
 
 /// A fresh organisation with `count` users, created by an application of its own (so the
 /// tokens of the client under test are only its own).
 pub(crate) async fn org_with_users(server: &DotServer, count: usize) -> (OrgId, Vec<User>) {
     let org = OrgId::new(uuid::Uuid::new_v4());
-    let creator = client(server, &server.new_client(), org, None);
+    let (creator, _) = client(server, &server.new_client(), org, None);
     let mut users = Vec::new();
     for n in 0..count {
         let user = creator

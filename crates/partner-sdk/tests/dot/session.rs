@@ -1,10 +1,9 @@
 //! Sessions that outlive a token: revocation through DOT's `/oauth2/revoke_token/` and expiry
 //! between two pages of a listing.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{Clock, ManualClock};
+use auth_core::{ManualClock, SharedClock};
 use futures_util::TryStreamExt as _;
 use partner_sdk::podero::{NewUser, OrgId, Role, User};
 use tokio::task::block_in_place;
@@ -20,7 +19,7 @@ pub(crate) const SHORT_SECONDS: u32 = 5;
 async fn a_token_revoked_mid_session_costs_one_401_and_one_refresh() {
     let server = DotServer::shared(JSON_DRF);
     let credentials = server.new_client();
-    let podero = client(server, &credentials, OrgId::new(uuid::Uuid::new_v4()), None);
+    let (podero, cache) = client(server, &credentials, OrgId::new(uuid::Uuid::new_v4()), None);
     let users = podero.users();
     let created = users
         .create(&NewUser::new("revoked@example.com", Role::User))
@@ -36,7 +35,7 @@ async fn a_token_revoked_mid_session_costs_one_401_and_one_refresh() {
     assert_ne!(current_token(&podero).await, revoked);
     let tokens = block_in_place(|| server.tokens_of(&credentials.client_id));
     assert_eq!(tokens.len(), 2, "{tokens:?}");
-    let metrics = podero.api().tokens().metrics();
+    let metrics = cache.metrics();
     assert_eq!((metrics.fetches, metrics.invalidations), (2, 1));
 }
 
@@ -52,11 +51,11 @@ pub(crate) struct Listing {
 
 /// Lists five users, two per page; between the first page and the rest, DOT lets the token
 /// expire (the test polls DOT until it rejects the token). `clock`: the client's clock.
-pub(crate) async fn list_across_expiry(variant: Variant, clock: Option<Arc<dyn Clock>>) -> Listing {
+pub(crate) async fn list_across_expiry(variant: Variant, clock: Option<SharedClock>) -> Listing {
     let server = DotServer::shared(variant);
     let (org, created) = org_with_users(server, 5).await;
     let credentials = server.new_client();
-    let podero = client(server, &credentials, org, clock);
+    let (podero, cache) = client(server, &credentials, org, clock);
     let users = podero.users();
     let stream = users.list_stream();
     futures_util::pin_mut!(stream);
@@ -73,7 +72,7 @@ pub(crate) async fn list_across_expiry(variant: Variant, clock: Option<Arc<dyn C
         created,
         listed,
         issued: block_in_place(|| server.tokens_of(&credentials.client_id)).len(),
-        invalidations: podero.api().tokens().metrics().invalidations,
+        invalidations: cache.metrics().invalidations,
     }
 }
 
@@ -98,7 +97,7 @@ async fn pages_across_an_expiry_the_client_foresees_need_no_403_either() {
 async fn pages_across_an_expiry_the_client_misses_cost_one_401_and_one_refresh() {
     // The client's clock stands still (a client whose clock lags DOT's): it believes the token
     // fresh, DRF answers the next page with 401, the SDK refreshes once and repeats the page.
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at_epoch_2025());
+    let clock = SharedClock::new(ManualClock::at_epoch_2025());
     let listing = list_across_expiry(JSON_DRF.token_seconds(SHORT_SECONDS), Some(clock)).await;
     assert_eq!(listing.listed, listing.created, "every user once, in order");
     assert_eq!((listing.issued, listing.invalidations), (2, 1));

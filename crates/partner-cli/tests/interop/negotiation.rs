@@ -1,21 +1,9 @@
-//! CLI behaviour that is specified but waits for library changes; compiled out in main.rs
-//! (`#[cfg(any())] mod pending;`) so the branch stays green. What each test waits for:
-//!
-//! - `PODERO_TOKEN_BODY=json|form|auto` with auto-negotiation:
-//!   `form_body_gets_a_token_from_the_form_backend`,
-//!   `auto_gets_a_token_from_either_backend`,
-//!   `users_crud_on_the_form_backend_*` (4 tests),
-//!   `a_wrong_secret_on_the_form_backend_exits_3`,
-//!   `a_secret_that_needs_encoding_works_on_the_form_backend`.
-//! - The CLI hints: `unauthorized_client` says to enable the client-credentials grant for the
-//!   application (`the_grant_hint_names_the_client_credentials_grant`);
-//!   `unsupported_grant_type` points at `PODERO_TOKEN_BODY`
-//!   (`the_unsupported_grant_type_hint_points_at_podero_token_body`).
-//! - By default the CLI prints only its `error:` and `hint:` lines, no WARN log line
-//!   (`failures_print_only_error_and_hint_lines`).
-//!
-//! Every test here drives the binary through environment variables and exit codes only, so
-//! it compiles today: remove the `cfg` line in main.rs to see which of them pass.
+//! What the Podero token body and the CLI's error output do against both of DOT's backends:
+//! - `PODERO_TOKEN_BODY=json|form|auto`, `auto` (the default) negotiating JSON first, a form
+//!   body once if the server found no grant type;
+//! - the hints follow django-oauth-toolkit's codes (`unauthorized_client`: enable the
+//!   client-credentials grant; `unsupported_grant_type`: `PODERO_TOKEN_BODY`);
+//! - by default the CLI prints only its `error:` and `hint:` lines.
 
 use crate::cli::{Partner, Run};
 use crate::support::{Credentials, DotServer};
@@ -24,7 +12,6 @@ use crate::{FORM_DRF, FORM_PROTECTED, JSON_DRF, JSON_PROTECTED};
 
 #[test]
 fn form_body_gets_a_token_from_the_form_backend() {
-    // Waits for: PODERO_TOKEN_BODY.
     for variant in [FORM_DRF, FORM_PROTECTED] {
         let server = DotServer::shared(variant);
         let client = server.new_client();
@@ -55,13 +42,11 @@ fn auto_gets_a_token_from_either_backend() {
 
 #[test]
 fn users_crud_on_the_form_backend_with_drf_resources_and_a_form_body() {
-    // Waits for: PODERO_TOKEN_BODY.
     crud(FORM_DRF, &[("PODERO_TOKEN_BODY", "form")]);
 }
 
 #[test]
 fn users_crud_on_the_form_backend_with_dot_protected_resources_and_a_form_body() {
-    // Waits for: PODERO_TOKEN_BODY.
     crud(FORM_PROTECTED, &[("PODERO_TOKEN_BODY", "form")]);
 }
 
@@ -100,7 +85,6 @@ fn a_wrong_secret_on_the_form_backend_exits_3() {
 
 #[test]
 fn a_secret_that_needs_encoding_works_on_the_form_backend() {
-    // Waits for: PODERO_TOKEN_BODY.
     for variant in [FORM_DRF, FORM_PROTECTED] {
         let server = DotServer::shared(variant);
         let partner = Partner::new(server, &server.special).var("PODERO_TOKEN_BODY", "auto");

@@ -1,16 +1,8 @@
-//! SDK behaviour that is specified but waits for library changes; compiled out in main.rs
-//! (`#[cfg(any())] mod pending;`) so the branch stays green. Each test says what it waits for:
-//!
-//! - `a_bare_403_on_a_token_revoked_mid_session_gets_one_refresh`, and
-//!   `pages_across_an_expiry_the_client_misses_get_one_refresh_on_a_bare_403`: the rule for
-//!   403s on stale tokens (DOT's `ProtectedResourceView` answers a revoked or expired token
-//!   with a bare 403: empty body, no `WWW-Authenticate`; the SDK refreshes only on 401 today).
-//!
-//! When the rule lands, enable the module and adapt the calls to the reshaped API.
+//! The rule for bare 403s on stale tokens: DOT's `ProtectedResourceView` answers a revoked or
+//! expired token with a bare 403 (empty body, no `WWW-Authenticate`), and the Podero client
+//! gives it the one refresh and retry a 401 gets.
 
-use std::sync::Arc;
-
-use auth_core::{Clock, ManualClock};
+use auth_core::{ManualClock, SharedClock};
 use partner_sdk::podero::{NewUser, OrgId, Role};
 use tokio::task::block_in_place;
 
@@ -20,10 +12,9 @@ use crate::{client, current_token};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bare_403_on_a_token_revoked_mid_session_gets_one_refresh() {
-    // Waits for: the 403 rule.
     let server = DotServer::shared(JSON_PROTECTED);
     let credentials = server.new_client();
-    let podero = client(server, &credentials, OrgId::new(uuid::Uuid::new_v4()), None);
+    let (podero, cache) = client(server, &credentials, OrgId::new(uuid::Uuid::new_v4()), None);
     let users = podero.users();
     let created = users
         .create(&NewUser::new("revoked@example.com", Role::User))
@@ -37,14 +28,13 @@ async fn a_bare_403_on_a_token_revoked_mid_session_gets_one_refresh() {
     assert_eq!(listed, [created]);
     let tokens = block_in_place(|| server.tokens_of(&credentials.client_id));
     assert_eq!(tokens.len(), 2, "{tokens:?}");
-    let metrics = podero.api().tokens().metrics();
+    let metrics = cache.metrics();
     assert_eq!((metrics.fetches, metrics.invalidations), (2, 1));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pages_across_an_expiry_the_client_misses_get_one_refresh_on_a_bare_403() {
-    // Waits for: the 403 rule.
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at_epoch_2025());
+    let clock = SharedClock::new(ManualClock::at_epoch_2025());
     let listing =
         list_across_expiry(JSON_PROTECTED.token_seconds(SHORT_SECONDS), Some(clock)).await;
     assert_eq!(listing.listed, listing.created, "every user once, in order");
