@@ -13,29 +13,50 @@ use axum::body::Bytes;
 use axum::extract::State as AxumState;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::faults::Fault;
-use crate::http::{self, no_content};
+use crate::http::{self, BodyRejection, no_content};
 use crate::state::State;
 use crate::types::{Endpoint, ListFormat, Vendor};
 
-fn invalid(description: &str) -> Response {
-    http::json(
-        StatusCode::BAD_REQUEST,
-        &json!({"error": "invalid_request", "error_description": description}),
-    )
+/// Why a control request was refused: 400 `{"error":"invalid_request",...}`, or the body
+/// could not be read.
+#[derive(Debug)]
+pub(crate) enum ControlRejection {
+    Body(BodyRejection),
+    Invalid(String),
+}
+
+impl From<BodyRejection> for ControlRejection {
+    fn from(rejection: BodyRejection) -> Self {
+        ControlRejection::Body(rejection)
+    }
+}
+
+impl IntoResponse for ControlRejection {
+    fn into_response(self) -> Response {
+        match self {
+            ControlRejection::Body(rejection) => rejection.into_response(),
+            ControlRejection::Invalid(description) => http::json(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": "invalid_request", "error_description": description}),
+            ),
+        }
+    }
+}
+
+fn invalid(description: impl Into<String>) -> ControlRejection {
+    ControlRejection::Invalid(description.into())
 }
 
 /// The body as `T`, or the 400 (or 413) to answer instead.
-// The error is a ready response; boxing it would only move the allocation elsewhere.
-#[allow(clippy::result_large_err)]
-fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, Response> {
+fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ControlRejection> {
     let body = http::body(body)?;
-    serde_json::from_slice(&body).map_err(|error| invalid(&error.to_string()))
+    serde_json::from_slice(&body).map_err(|error| invalid(error.to_string()))
 }
 
 /// `GET /__emulator/counters`: `{"podero_token": 3, ...}`, every endpoint present.
@@ -70,16 +91,13 @@ fn one() -> u32 {
 pub(crate) async fn faults(
     AxumState(state): AxumState<Arc<State>>,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let request: FaultRequest = match parse(body) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+) -> Result<Response, ControlRejection> {
+    let request: FaultRequest = parse(body)?;
     if request.count == 0 {
-        return invalid("count must be at least 1");
+        return Err(invalid("count must be at least 1"));
     }
     if request.retry_after.is_some() && request.status.is_none() {
-        return invalid("retry_after goes with status");
+        return Err(invalid("retry_after goes with status"));
     }
     let fault = match (request.status, request.delay_ms, request.close_connection) {
         (Some(status), None, false) if (200..=599).contains(&status) => {
@@ -89,17 +107,17 @@ pub(crate) async fn faults(
                 None => fault,
             }
         }
-        (Some(_), None, false) => return invalid("status must be within 200-599"),
+        (Some(_), None, false) => return Err(invalid("status must be within 200-599")),
         (None, Some(ms), false) => Fault::delay(Duration::from_millis(ms)),
         (None, None, true) => Fault::close_connection(),
         _ => {
-            return invalid(
+            return Err(invalid(
                 "give exactly one of status, delay_ms or close_connection (set to true)",
-            );
+            ));
         }
     };
     state.inject(request.endpoint, fault.times(request.count));
-    no_content()
+    Ok(no_content())
 }
 
 #[derive(Deserialize)]
@@ -113,14 +131,10 @@ struct LifetimeRequest {
 pub(crate) async fn token_lifetime(
     AxumState(state): AxumState<Arc<State>>,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    match parse::<LifetimeRequest>(body) {
-        Ok(request) => {
-            state.set_token_lifetime(request.vendor, Duration::from_secs(request.seconds));
-            no_content()
-        }
-        Err(response) => response,
-    }
+) -> Result<Response, ControlRejection> {
+    let request: LifetimeRequest = parse(body)?;
+    state.set_token_lifetime(request.vendor, Duration::from_secs(request.seconds));
+    Ok(no_content())
 }
 
 #[derive(Deserialize)]
@@ -135,20 +149,16 @@ struct JwtLifetimeRequest {
 pub(crate) async fn poa_jwt_lifetime(
     AxumState(state): AxumState<Arc<State>>,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let seconds = match parse::<JwtLifetimeRequest>(body) {
-        Ok(request) => request.seconds,
-        Err(response) => return response,
-    };
-    let lifetime = match seconds {
+) -> Result<Response, ControlRejection> {
+    let request: JwtLifetimeRequest = parse(body)?;
+    let lifetime = match request.seconds {
         serde_json::Value::Null => None,
-        seconds => match seconds.as_u64() {
-            Some(seconds) => Some(Duration::from_secs(seconds)),
-            None => return invalid("seconds must be a non-negative integer or null"),
-        },
+        seconds => Some(Duration::from_secs(seconds.as_u64().ok_or_else(|| {
+            invalid("seconds must be a non-negative integer or null")
+        })?)),
     };
     state.set_poa_jwt_lifetime(lifetime);
-    no_content()
+    Ok(no_content())
 }
 
 /// `POST /__emulator/revoke-tokens`
@@ -167,14 +177,10 @@ struct AdvanceRequest {
 pub(crate) async fn advance_time(
     AxumState(state): AxumState<Arc<State>>,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    match parse::<AdvanceRequest>(body) {
-        Ok(request) => {
-            state.advance_time(Duration::from_secs(request.seconds));
-            no_content()
-        }
-        Err(response) => response,
-    }
+) -> Result<Response, ControlRejection> {
+    let request: AdvanceRequest = parse(body)?;
+    state.advance_time(Duration::from_secs(request.seconds));
+    Ok(no_content())
 }
 
 /// `POST /__emulator/reset`
@@ -198,18 +204,15 @@ enum ListFormatRequest {
 pub(crate) async fn list_format(
     AxumState(state): AxumState<Arc<State>>,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let format = match parse::<ListFormatRequest>(body) {
-        Ok(ListFormatRequest::BareArray {}) => ListFormat::BareArray,
-        Ok(ListFormatRequest::Results { page_size }) if page_size > 0 => {
+) -> Result<Response, ControlRejection> {
+    let format = match parse::<ListFormatRequest>(body)? {
+        ListFormatRequest::BareArray {} => ListFormat::BareArray,
+        ListFormatRequest::Results { page_size } if page_size > 0 => {
             ListFormat::Results { page_size }
         }
-        Ok(ListFormatRequest::Items { page_size }) if page_size > 0 => {
-            ListFormat::Items { page_size }
-        }
-        Ok(_) => return invalid("page_size must be at least 1"),
-        Err(response) => return response,
+        ListFormatRequest::Items { page_size } if page_size > 0 => ListFormat::Items { page_size },
+        _ => return Err(invalid("page_size must be at least 1")),
     };
     state.set_list_format(format);
-    no_content()
+    Ok(no_content())
 }

@@ -52,16 +52,19 @@
 //! # }
 //! ```
 
+mod bearer;
 mod control;
 mod emulator;
 mod faults;
 mod http;
+mod oauth;
 mod poa;
 mod podero;
 mod server;
 mod state;
 mod tokens;
 mod types;
+mod user_store;
 mod users;
 
 pub use crate::emulator::{Emulator, EmulatorBuilder, EmulatorError};

@@ -22,24 +22,21 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use serde_json::{Value, json};
 
-use crate::http::{self, authorization, media_type, with_header};
-use crate::podero::{oauth_error, token_response};
+use crate::bearer::{self, PoaRejection};
+use crate::http::{self, media_type};
+use crate::oauth::{self, OAuthError, TokenRejection, token_response};
 use crate::state::{State, later};
 use crate::types::Vendor;
 
-fn invalid_request(description: &str) -> Response {
-    oauth_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        Some(description),
-    )
+fn invalid_request(description: &'static str) -> OAuthError {
+    OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request").description(description)
 }
 
 /// `POST /v2/auth/cybrillarta/token` and `POST /poa/auth/token`
@@ -47,44 +44,43 @@ pub(crate) async fn token(
     AxumState(state): AxumState<Arc<State>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
+) -> Result<Response, TokenRejection> {
     if media_type(&headers).as_deref() != Some("application/x-www-form-urlencoded") {
-        return invalid_request("Content-Type must be application/x-www-form-urlencoded");
+        return Err(
+            invalid_request("Content-Type must be application/x-www-form-urlencoded").into(),
+        );
     }
-    let body = match http::body(body) {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
+    let body = http::body(body)?;
     let mut parameters = HashMap::new();
     for (name, value) in form_urlencoded::parse(&body) {
         if parameters
             .insert(name.into_owned(), value.into_owned())
             .is_some()
         {
-            return invalid_request("duplicated parameter");
+            return Err(invalid_request("duplicated parameter").into());
         }
     }
     match parameters.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {}
-        None => return invalid_request("Missing form parameter: grant_type"),
+        None => return Err(invalid_request("Missing form parameter: grant_type").into()),
         Some(_) => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                Some("Unsupported grant_type"),
+            return Err(
+                OAuthError::new(StatusCode::BAD_REQUEST, "unsupported_grant_type")
+                    .description("Unsupported grant_type")
+                    .into(),
             );
         }
     }
     let present = |name: &str| parameters.get(name).filter(|value| !value.is_empty());
     let (Some(id), Some(secret)) = (present("client_id"), present("client_secret")) else {
-        return invalid_request("Missing form parameter: client_id or client_secret");
+        return Err(invalid_request("Missing form parameter: client_id or client_secret").into());
     };
     let client = &state.config.poa;
     if *id != client.client_id || *secret != client.client_secret {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized_client",
-            Some("Invalid client or Invalid client credentials"),
+        return Err(
+            OAuthError::new(StatusCode::UNAUTHORIZED, "unauthorized_client")
+                .description("Invalid client or Invalid client credentials")
+                .into(),
         );
     }
 
@@ -108,17 +104,22 @@ pub(crate) async fn token(
     // A resource server checking this JWT would refuse it after `exp`, so the emulator stops
     // honouring it at the earlier of `exp` and `expires_in`.
     let exp_at = DateTime::from_timestamp(exp, 0).unwrap_or(DateTime::<chrono::Utc>::MAX_UTC);
-    state
-        .tokens()
-        .issue(token.clone(), Vendor::Poa, expires_at.min(exp_at), exp, now);
-    token_response(&json!({
+    oauth::issue(
+        &state,
+        Vendor::Poa,
+        token.clone(),
+        expires_at.min(exp_at),
+        exp,
+        now,
+    );
+    Ok(token_response(&json!({
         "access_token": token,
         "expires_in": settings.poa_lifetime.as_secs(),
         "refresh_expires_in": 0,
         "token_type": "Bearer",
         "not-before-policy": 0,
         "scope": "partner",
-    }))
+    })))
 }
 
 /// Whole seconds of `duration`, saturating at `i64::MAX`.
@@ -146,30 +147,14 @@ fn jwt(claims: &Value) -> String {
 pub(crate) async fn whoami(
     AxumState(state): AxumState<Arc<State>>,
     headers: HeaderMap,
-) -> Response {
-    let now = state.now();
-    let issued = authorization(&headers, "bearer")
-        .filter(|token| !token.is_empty())
-        .and_then(|token| state.tokens().check(token, Vendor::Poa, now));
-    match issued {
-        Some(issued) => http::json(
-            StatusCode::OK,
-            &json!({
-                "client_id": state.config.poa.client_id,
-                "scope": "partner",
-                "exp": issued.exp,
-            }),
-        ),
-        None => with_header(
-            http::json(
-                StatusCode::UNAUTHORIZED,
-                &json!({
-                    "error": "invalid_token",
-                    "error_description": "The access token is missing, unknown, expired or revoked.",
-                }),
-            ),
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer error=\"invalid_token\""),
-        ),
-    }
+) -> Result<Response, PoaRejection> {
+    let issued = bearer::poa(&state, &headers)?;
+    Ok(http::json(
+        StatusCode::OK,
+        &json!({
+            "client_id": state.config.poa.client_id,
+            "scope": "partner",
+            "exp": issued.exp,
+        }),
+    ))
 }

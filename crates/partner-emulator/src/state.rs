@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::faults::{Fault, FaultKind, FaultQueues};
 use crate::tokens::TokenStore;
 use crate::types::{Counters, Credentials, Endpoint, ListFormat, LoggedRequest, Vendor};
-use crate::users::UserStore;
+use crate::user_store::UserStore;
 
 /// The most log entries kept; older ones are dropped first.
 pub(crate) const LOG_CAPACITY: usize = 1_000;
