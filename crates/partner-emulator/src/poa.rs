@@ -2,36 +2,46 @@
 //! `POST /v2/auth/cybrillarta/token` and at the documents' sample path `POST /poa/auth/token`,
 //! and the emulator-only `GET /__emulator/poa/whoami` that accepts POA tokens.
 //!
-//! Check order of the token endpoint (the first failing check answers), as Keycloak checks
-//! the grant type before the client:
-//! 1. `Content-Type: application/x-www-form-urlencoded` → else 400 `invalid_request`;
-//! 2. the body: at most 64 KiB (→ 413), no parameter repeated (→ 400 `invalid_request`);
-//! 3. `grant_type` present (→ 400 `invalid_request`) and `client_credentials`
-//!    (→ 400 `unsupported_grant_type`);
-//! 4. `client_id` and `client_secret` present and non-empty → else 400 `invalid_request`;
-//! 5. both right → else 401 `unauthorized_client`,
-//!    `"Invalid client or Invalid client credentials"`.
+//! The checks, their order and every string follow the workspace's Keycloak notes
+//! (`keycloak-token-endpoint.md`; "row N" below is a row of its §2 error table, "§1.N" a step
+//! of its check order). The first failing check answers:
+//! 1. `Content-Type: application/x-www-form-urlencoded` (§1.1, row 4) → else
+//!    415 `{"error":"HTTP 415 Unsupported Media Type"}`; the body at most 64 KiB (→ 413, an
+//!    emulator bound);
+//! 2. from here on every answer carries `Cache-Control: no-store` and `Pragma: no-cache`
+//!    (§1.3), and control characters are removed from form values (§1.2);
+//! 3. `grant_type`, before any credential (§1.6): missing → 400 `invalid_request`
+//!    "Missing form parameter: grant_type" (row 7); anything but `client_credentials` →
+//!    400 `unsupported_grant_type` "Unsupported grant_type" (row 8);
+//! 4. client authentication (§5): HTTP Basic, both halves URL-decoded after base64 (RFC 6749
+//!    section 2.3.1), then a form `client_id` / `client_secret` replaces each half; no id,
+//!    or an unknown one → 401 `invalid_client` (rows 9, 10, 16); a missing or wrong secret →
+//!    401 `unauthorized_client` (rows 12, 13); a Basic half with a malformed `%` escape →
+//!    400 `unauthorized_client` "Unexpected error when authenticating client" (row 17).
+//!    Client failures carry no `WWW-Authenticate`;
+//! 5. any form parameter given twice → 400 `invalid_request` "duplicated parameter" (row 19).
 //!
-//! An `Authorization` header is ignored. Tokens are JWT-shaped: a real header and real claims,
-//! but a random "signature" that nothing can verify; the emulator recognises its tokens by
-//! remembering them, not by checking signatures.
+//! Tokens are JWT-shaped: a real header and real claims, but a random "signature" that
+//! nothing can verify; the emulator recognises its tokens by remembering them, not by checking
+//! signatures.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use chrono::DateTime;
 use serde_json::{Value, json};
 
 use crate::bearer::{self, PoaRejection};
-use crate::http::{self, media_type};
-use crate::oauth::{self, OAuthError, TokenRejection, token_response};
+use crate::http::{self, authorization, media_type};
+use crate::oauth::{self, OAuthError, TokenRejection, no_store, token_response};
 use crate::state::{State, later};
 use crate::types::Vendor;
 
@@ -39,49 +49,49 @@ fn invalid_request(description: &'static str) -> OAuthError {
     OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request").description(description)
 }
 
+/// The description of every client authentication failure (rows 9–14).
+const INVALID_CLIENT: &str = "Invalid client or Invalid client credentials";
+
 /// `POST /v2/auth/cybrillarta/token` and `POST /poa/auth/token`
 pub(crate) async fn token(
     AxumState(state): AxumState<Arc<State>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, TokenRejection> {
+    // Row 4: JAX-RS refuses any other media type before Keycloak's code runs, so this answer
+    // carries none of the headers the token endpoint sets.
     if media_type(&headers).as_deref() != Some("application/x-www-form-urlencoded") {
-        return Err(
-            invalid_request("Content-Type must be application/x-www-form-urlencoded").into(),
-        );
+        return Err(OAuthError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "HTTP 415 Unsupported Media Type",
+        )
+        .into());
     }
     let body = http::body(body)?;
-    let mut parameters = HashMap::new();
-    for (name, value) in form_urlencoded::parse(&body) {
-        if parameters
-            .insert(name.into_owned(), value.into_owned())
-            .is_some()
-        {
-            return Err(invalid_request("duplicated parameter").into());
-        }
-    }
-    match parameters.get("grant_type").map(String::as_str) {
+    // §1.3: set before any check, so every later answer, errors included, carries them.
+    Ok(no_store(
+        grant(&state, &headers, &body).unwrap_or_else(IntoResponse::into_response),
+    ))
+}
+
+/// Checks 3 to 5 of the module documentation, then issues the token.
+fn grant(state: &State, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
+    let form = Form::parse(body);
+    // Row 7, row 8: the grant type comes before the client (§1.6); the first value counts.
+    match form.first("grant_type") {
+        None => return Err(invalid_request("Missing form parameter: grant_type")),
         Some("client_credentials") => {}
-        None => return Err(invalid_request("Missing form parameter: grant_type").into()),
         Some(_) => {
             return Err(
                 OAuthError::new(StatusCode::BAD_REQUEST, "unsupported_grant_type")
-                    .description("Unsupported grant_type")
-                    .into(),
+                    .description("Unsupported grant_type"),
             );
         }
     }
-    let present = |name: &str| parameters.get(name).filter(|value| !value.is_empty());
-    let (Some(id), Some(secret)) = (present("client_id"), present("client_secret")) else {
-        return Err(invalid_request("Missing form parameter: client_id or client_secret").into());
-    };
-    let client = &state.config.poa;
-    if *id != client.client_id || *secret != client.client_secret {
-        return Err(
-            OAuthError::new(StatusCode::UNAUTHORIZED, "unauthorized_client")
-                .description("Invalid client or Invalid client credentials")
-                .into(),
-        );
+    let client_id = authenticate(state, headers, &form)?;
+    // Row 19: after client authentication, which already used the first values.
+    if form.has_duplicates() {
+        return Err(invalid_request("duplicated parameter"));
     }
 
     let settings = state.settings();
@@ -97,7 +107,7 @@ pub(crate) async fn token(
         "iat": iat,
         "jti": uuid::Uuid::new_v4(),
         "iss": format!("{}/realms/cybrillarta", state.config.base_url),
-        "azp": client.client_id,
+        "azp": client_id,
         "scope": "partner",
         "typ": "Bearer",
     }));
@@ -105,7 +115,7 @@ pub(crate) async fn token(
     // honouring it at the earlier of `exp` and `expires_in`.
     let exp_at = DateTime::from_timestamp(exp, 0).unwrap_or(DateTime::<chrono::Utc>::MAX_UTC);
     oauth::issue(
-        &state,
+        state,
         Vendor::Poa,
         token.clone(),
         expires_at.min(exp_at),
@@ -120,6 +130,146 @@ pub(crate) async fn token(
         "not-before-policy": 0,
         "scope": "partner",
     })))
+}
+
+/// Keycloak's client authentication (`ClientIdAndSecretAuthenticator`, §5): Basic first,
+/// then each form value replaces its Basic half. Answers the authenticated client's id.
+fn authenticate(state: &State, headers: &HeaderMap, form: &Form) -> Result<String, OAuthError> {
+    let (basic_id, basic_secret) = match keycloak_basic(headers) {
+        Ok(Some((id, secret))) => (Some(id), Some(secret)),
+        // Row 16: an undecodable header is as good as none.
+        Ok(None) => (None, None),
+        // Row 17.
+        Err(MalformedEscape) => {
+            return Err(
+                OAuthError::new(StatusCode::BAD_REQUEST, "unauthorized_client")
+                    .description("Unexpected error when authenticating client"),
+            );
+        }
+    };
+    let id = form.first("client_id").map(str::to_owned).or(basic_id);
+    let secret = form
+        .first("client_secret")
+        .map(str::to_owned)
+        .or(basic_secret);
+    let invalid_client =
+        || OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client").description(INVALID_CLIENT);
+    // Rows 9 and 10: no id, or no such client.
+    let id = id.ok_or_else(invalid_client)?;
+    let client = &state.config.poa;
+    if id != client.client_id {
+        return Err(invalid_client());
+    }
+    // Rows 12 and 13: a missing or wrong secret.
+    if secret.as_deref() != Some(client.client_secret.as_str()) {
+        return Err(
+            OAuthError::new(StatusCode::UNAUTHORIZED, "unauthorized_client")
+                .description(INVALID_CLIENT),
+        );
+    }
+    Ok(id)
+}
+
+/// A form body as JAX-RS hands it to Keycloak: every pair in order, with control characters
+/// removed from the values (§1.2).
+struct Form(Vec<(String, String)>);
+
+impl Form {
+    fn parse(body: &[u8]) -> Self {
+        Self(
+            form_urlencoded::parse(body)
+                .map(|(name, value)| {
+                    let value: String = value.chars().filter(|c| !c.is_control()).collect();
+                    (name.into_owned(), value)
+                })
+                .collect(),
+        )
+    }
+
+    /// The first value of `name` (`MultivaluedMap.getFirst`).
+    fn first(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(given, _)| given == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Whether any parameter is given more than once.
+    fn has_duplicates(&self) -> bool {
+        let mut seen = HashSet::new();
+        !self.0.iter().all(|(name, _)| seen.insert(name.as_str()))
+    }
+}
+
+/// A Basic half whose `%` escape `java.net.URLDecoder` refuses.
+#[derive(Debug)]
+struct MalformedEscape;
+
+/// Keycloak's reading of a Basic header (`BasicAuthHelper.RFC6749.parseHeader`): scheme
+/// compared case-insensitively, base64 decoded, split at the first `:`, each half URL-decoded
+/// (§5). `Ok(None)` for a header that is absent or does not decode to `id:secret`.
+fn keycloak_basic(headers: &HeaderMap) -> Result<Option<(String, String)>, MalformedEscape> {
+    let Some(encoded) = authorization(headers, "basic") else {
+        return Ok(None);
+    };
+    let Ok(decoded) = JAVA_BASE64.decode(encoded) else {
+        return Ok(None);
+    };
+    let decoded = String::from_utf8_lossy(&decoded);
+    let Some((id, secret)) = decoded.split_once(':') else {
+        return Ok(None);
+    };
+    Ok(Some((java_url_decode(id)?, java_url_decode(secret)?)))
+}
+
+/// `java.util.Base64.getDecoder()`: the standard alphabet, padding optional.
+const JAVA_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// `java.net.URLDecoder.decode(s, UTF_8)`: `+` is a space, runs of `%XX` are bytes decoded
+/// as UTF-8 (invalid sequences become U+FFFD), and a `%` not followed by two hex digits is an
+/// error.
+fn java_url_decode(text: &str) -> Result<String, MalformedEscape> {
+    let mut decoded = String::with_capacity(text.len());
+    let mut bytes = Vec::new();
+    let mut rest = text.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'%' {
+            let high = tail.first().and_then(|b| (*b as char).to_digit(16));
+            let low = tail.get(1).and_then(|b| (*b as char).to_digit(16));
+            let (Some(high), Some(low)) = (high, low) else {
+                return Err(MalformedEscape);
+            };
+            bytes.push(u8::try_from(high * 16 + low).map_err(|_| MalformedEscape)?);
+            rest = tail.get(2..).unwrap_or_default();
+            continue;
+        }
+        if !bytes.is_empty() {
+            decoded.push_str(&String::from_utf8_lossy(&bytes));
+            bytes.clear();
+        }
+        let char_len = utf8_len(byte);
+        let (chunk, tail) = rest.split_at(char_len.min(rest.len()));
+        match chunk {
+            b"+" => decoded.push(' '),
+            _ => decoded.push_str(&String::from_utf8_lossy(chunk)),
+        }
+        rest = tail;
+    }
+    decoded.push_str(&String::from_utf8_lossy(&bytes));
+    Ok(decoded)
+}
+
+/// The length of the UTF-8 sequence a leading byte starts (1 for anything else).
+fn utf8_len(byte: u8) -> usize {
+    match byte {
+        0xF0..=0xF7 => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
 }
 
 /// Whole seconds of `duration`, saturating at `i64::MAX`.
@@ -157,4 +307,30 @@ pub(crate) async fn whoami(
             "exp": issued.exp,
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_decoding_as_java_does() {
+        let decode = |text: &str| java_url_decode(text).ok();
+        assert_eq!(decode("a+b%3Ac%2Bd").as_deref(), Some("a b:c+d"));
+        assert_eq!(decode("%C3%A9é").as_deref(), Some("éé"));
+        assert_eq!(decode("%ff").as_deref(), Some("\u{fffd}"));
+        for malformed in ["100%", "%zz", "%4", "a%&b"] {
+            assert!(java_url_decode(malformed).is_err(), "{malformed}");
+        }
+    }
+
+    #[test]
+    fn forms_keep_every_pair_and_drop_control_characters() {
+        let form = Form::parse(b"a=1&b=x%0Ay%07&a=2");
+        assert_eq!(form.first("a"), Some("1"));
+        assert_eq!(form.first("b"), Some("xy"));
+        assert_eq!(form.first("c"), None);
+        assert!(form.has_duplicates());
+        assert!(!Form::parse(b"a=1&b=2").has_duplicates());
+    }
 }

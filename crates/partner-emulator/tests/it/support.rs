@@ -221,17 +221,21 @@ pub(crate) async fn podero_token(emulator: &Emulator) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
-/// A POA token request to `path` with the given `Content-Type` and body.
+/// A POA token request to `path` with the given `Content-Type` (none when empty) and body.
 pub(crate) fn poa_token_request(
     emulator: &Emulator,
     path: &str,
     content_type: &str,
     body: String,
 ) -> reqwest::RequestBuilder {
-    http()
+    let request = http()
         .post(format!("{}{path}", emulator.base_url()))
-        .header("content-type", content_type)
-        .body(body)
+        .body(body);
+    if content_type.is_empty() {
+        request
+    } else {
+        request.header("content-type", content_type)
+    }
 }
 
 /// A form body with the given parameters, in order.

@@ -15,6 +15,7 @@ struct Row {
     expect: Expect,
 }
 
+/// A row; an empty `content_type` sends none.
 fn row(content_type: &'static str, body: impl Into<String>, expect: Expect) -> Row {
     Row {
         headers: Vec::new(),
@@ -110,6 +111,8 @@ async fn success_on_both_paths_with_a_jwt() {
     assert_eq!(emulator.request_count(Endpoint::PoaToken), 2);
 }
 
+/// Keycloak's answers, row by row of the §2 table in `keycloak-token-endpoint.md` ("row N"),
+/// in its check order (§1).
 #[tokio::test]
 async fn errors_are_keycloak_shaped_in_keycloak_order() {
     let emulator = Emulator::builder().start().await.unwrap();
@@ -118,78 +121,239 @@ async fn errors_are_keycloak_shaped_in_keycloak_order() {
         credentials.client_id.as_str(),
         credentials.client_secret.as_str(),
     );
-    let invalid_request = |description: &str| {
-        expect(
-            400,
-            json!({"error": "invalid_request", "error_description": description}),
+    let grant = ("grant_type", "client_credentials");
+    // Every answer from §1 step 3 on: never cached, and no challenge, even after Basic.
+    let keycloak = |expect: Expect| {
+        expect
+            .header("cache-control", "no-store")
+            .header("pragma", "no-cache")
+            .no_header("www-authenticate")
+    };
+    let oauth = |status: u16, error: &str, description: &str| {
+        keycloak(self::expect(
+            status,
+            json!({"error": error, "error_description": description}),
+        ))
+    };
+    let invalid_request = |description: &str| oauth(400, "invalid_request", description);
+    let unsupported = || oauth(400, "unsupported_grant_type", "Unsupported grant_type");
+    let invalid_client = || {
+        oauth(
+            401,
+            "invalid_client",
+            "Invalid client or Invalid client credentials",
         )
     };
     let unauthorized_client = || {
-        expect(
+        oauth(
             401,
-            json!({"error": "unauthorized_client", "error_description": "Invalid client or Invalid client credentials"}),
+            "unauthorized_client",
+            "Invalid client or Invalid client credentials",
         )
+    };
+    let granted = || keycloak(status(200)).field("scope", json!("partner"));
+    let unsupported_media_type = || {
+        expect(415, json!({"error": "HTTP 415 Unsupported Media Type"}))
+            .no_header("cache-control")
+            .no_header("pragma")
     };
     let json_body =
         json!({"client_id": id, "client_secret": secret, "grant_type": "client_credentials"});
     check(
         &emulator,
         &[
-            // 1. Form bodies only: the same parameters as JSON are refused.
+            // Row 4: form bodies only, checked before anything else.
             row(
                 "application/json",
                 json_body.to_string(),
-                invalid_request("Content-Type must be application/x-www-form-urlencoded"),
+                unsupported_media_type(),
+            ),
+            row("text/plain", poa_form(id, secret), unsupported_media_type()),
+            row("", poa_form(id, secret), unsupported_media_type()),
+            // Row 7: the grant type comes before the credentials, even wrong ones.
+            row(
+                FORM,
+                form(&[("client_id", id), ("client_secret", "wrong")]),
+                invalid_request("Missing form parameter: grant_type"),
             ),
             row(
-                "text/plain",
-                poa_form(id, secret),
-                invalid_request("Content-Type must be application/x-www-form-urlencoded"),
+                FORM,
+                "",
+                invalid_request("Missing form parameter: grant_type"),
             ),
-            // 2. No parameter twice.
+            // Row 8: unknown, misspelt, wrong case or empty; the first value counts.
+            row(
+                FORM,
+                form(&[
+                    ("client_id", "x"),
+                    ("client_secret", "y"),
+                    ("grant_type", "password"),
+                ]),
+                unsupported(),
+            ),
+            row(
+                FORM,
+                form(&[
+                    ("grant_type", "Client_Credentials"),
+                    ("client_id", id),
+                    ("client_secret", secret),
+                ]),
+                unsupported(),
+            ),
+            row(FORM, form(&[("grant_type", "")]), unsupported()),
+            row(
+                FORM,
+                form(&[
+                    ("grant_type", "password"),
+                    grant,
+                    ("client_id", id),
+                    ("client_secret", secret),
+                ]),
+                unsupported(),
+            ),
+            // Row 9: an unknown client.
+            row(FORM, poa_form("wrong", secret), invalid_client()),
+            // Row 10: no client identification at all.
+            row(FORM, form(&[grant]), invalid_client()),
+            row(
+                FORM,
+                form(&[grant, ("client_secret", secret)]),
+                invalid_client(),
+            ),
+            // Row 12: a wrong secret; the vendor's documented rejection, exactly.
+            row(
+                FORM,
+                poa_form(id, "wrong"),
+                keycloak(expect(
+                    401,
+                    fixture("poa/response-rejected-credentials.json"),
+                )),
+            ),
+            row(FORM, form(&[grant]), unauthorized_client())
+                .with("authorization", basic(id, "wrong")),
+            // Basic `id:` with an empty password lands in row 12.
+            row(FORM, form(&[grant]), unauthorized_client()).with("authorization", basic(id, "")),
+            // Row 13: an id without a secret.
+            row(
+                FORM,
+                form(&[grant, ("client_id", id)]),
+                unauthorized_client(),
+            ),
+            row(
+                FORM,
+                form(&[grant, ("client_id", id), ("client_secret", "")]),
+                unauthorized_client(),
+            ),
+            // Row 16: an undecodable Basic header counts as none.
+            row(FORM, form(&[grant]), invalid_client()).with("authorization", "Basic !!!"),
+            row(FORM, form(&[grant]), invalid_client())
+                .with("authorization", "Basic bm8tY29sb24taGVyZQ=="),
+            row(FORM, poa_form(id, secret), granted()).with("authorization", "Basic !!!"),
+            // Row 17: a malformed `%` escape in a Basic half, whatever the form says.
+            row(
+                FORM,
+                poa_form(id, secret),
+                oauth(
+                    400,
+                    "unauthorized_client",
+                    "Unexpected error when authenticating client",
+                ),
+            )
+            .with("authorization", naive_basic(id, "100%")),
+            // Row 19: a repeated parameter, only once the client is authenticated.
             row(
                 FORM,
                 format!("{}&client_id={id}", poa_form(id, secret)),
                 invalid_request("duplicated parameter"),
             ),
-            // 3. The grant type, before the client.
             row(
                 FORM,
-                "client_id=x&client_secret=y",
-                invalid_request("Missing form parameter: grant_type"),
+                format!("{}&scope=a&scope=b", poa_form(id, secret)),
+                invalid_request("duplicated parameter"),
             ),
             row(
                 FORM,
-                "client_id=x&client_secret=y&grant_type=password",
-                expect(
-                    400,
-                    json!({"error": "unsupported_grant_type", "error_description": "Unsupported grant_type"}),
-                ),
+                format!("{}&grant_type=client_credentials", poa_form(id, "wrong")),
+                unauthorized_client(),
             ),
-            // 4. The client's parameters.
+            // §1 step 2: control characters are removed from values.
             row(
                 FORM,
-                "grant_type=client_credentials",
-                invalid_request("Missing form parameter: client_id or client_secret"),
+                form(&[
+                    ("grant_type", "client_credentials\n"),
+                    ("client_id", id),
+                    ("client_secret", secret),
+                ]),
+                granted(),
             ),
-            row(
-                FORM,
-                format!("grant_type=client_credentials&client_id={id}&client_secret="),
-                invalid_request("Missing form parameter: client_id or client_secret"),
-            ),
-            // 5. The client; the vendor's documented rejection, exactly.
-            row(
-                FORM,
-                poa_form(id, "wrong"),
-                expect(401, fixture("poa/response-rejected-credentials.json")),
-            ),
-            row(FORM, poa_form("wrong", secret), unauthorized_client()),
-            // A Basic header is neither needed nor used.
-            row(FORM, "grant_type=client_credentials", status(400))
-                .with("authorization", basic(id, secret)),
         ],
     )
     .await;
+}
+
+/// §5 of `keycloak-token-endpoint.md`: credentials in a Basic header (RFC 6749 section
+/// 2.3.1) work as well as in the form, and when both are sent each form value replaces its
+/// Basic half.
+#[tokio::test]
+async fn basic_and_form_credentials_and_their_precedence() {
+    let emulator = Emulator::builder()
+        .poa_client(AWKWARD, AWKWARD)
+        .start()
+        .await
+        .unwrap();
+    let grant = || form(&[("grant_type", "client_credentials")]);
+    let granted = || status(200).field("scope", json!("partner"));
+    let unauthorized_client = || {
+        expect(
+            401,
+            json!({"error": "unauthorized_client", "error_description": "Invalid client or Invalid client credentials"}),
+        )
+    };
+    let invalid_client = || status(401).field("error", json!("invalid_client"));
+    check(
+        &emulator,
+        &[
+            row(FORM, grant(), granted()).with("authorization", basic(AWKWARD, AWKWARD)),
+            // The scheme is case-insensitive.
+            row(FORM, grant(), granted()).with(
+                "authorization",
+                basic(AWKWARD, AWKWARD).replacen("Basic", "bAsIc", 1),
+            ),
+            // Without RFC 6749's encoding, the id's `:` splits the pair in the wrong place
+            // and the `%&` is a malformed escape (row 17).
+            row(
+                FORM,
+                grant(),
+                status(400).field("error", json!("unauthorized_client")),
+            )
+            .with("authorization", naive_basic(AWKWARD, AWKWARD)),
+            // Form values win, each independently.
+            row(FORM, poa_form(AWKWARD, AWKWARD), granted())
+                .with("authorization", basic(AWKWARD, "wrong")),
+            row(FORM, poa_form(AWKWARD, "wrong"), unauthorized_client())
+                .with("authorization", basic(AWKWARD, AWKWARD)),
+            row(
+                FORM,
+                format!("{}&{}", grant(), form(&[("client_secret", AWKWARD)])),
+                granted(),
+            )
+            .with("authorization", basic(AWKWARD, "wrong")),
+            row(
+                FORM,
+                format!("{}&{}", grant(), form(&[("client_id", AWKWARD)])),
+                granted(),
+            )
+            .with("authorization", basic("someone else", AWKWARD)),
+            row(
+                FORM,
+                format!("{}&{}", grant(), form(&[("client_id", "someone else")])),
+                invalid_client(),
+            )
+            .with("authorization", basic(AWKWARD, AWKWARD)),
+        ],
+    )
+    .await;
+    assert_eq!(emulator.request_count(Endpoint::PoaToken), 16);
 }
 
 #[tokio::test]
