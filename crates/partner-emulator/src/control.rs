@@ -21,7 +21,9 @@ use serde_json::json;
 use crate::faults::Fault;
 use crate::http::{self, BodyRejection, no_content};
 use crate::state::State;
-use crate::types::{Endpoint, ListFormat, Vendor};
+use crate::types::{
+    Client, Endpoint, ListFormat, PoderoBearerRejection, PoderoTokenBackend, Vendor,
+};
 
 /// Why a control request was refused: 400 `{"error":"invalid_request",...}`, or the body
 /// could not be read.
@@ -214,5 +216,89 @@ pub(crate) async fn list_format(
         _ => return Err(invalid("page_size must be at least 1")),
     };
     state.set_list_format(format);
+    Ok(no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientRequest {
+    vendor: Vendor,
+    client_id: String,
+    client_secret: String,
+    #[serde(default = "yes")]
+    client_credentials_grant: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /__emulator/clients`: `{"vendor": "podero"|"poa", "client_id": "...",
+/// "client_secret": "...", "client_credentials_grant": false}` (the grant flag defaults to
+/// `true`); replaces a client with the same id.
+pub(crate) async fn clients(
+    AxumState(state): AxumState<Arc<State>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ControlRejection> {
+    let request: ClientRequest = parse(body)?;
+    if request.client_id.is_empty() || request.client_secret.is_empty() {
+        return Err(invalid("client_id and client_secret must not be empty"));
+    }
+    let client = Client::new(request.client_id, request.client_secret);
+    let client = if request.client_credentials_grant {
+        client
+    } else {
+        client.without_client_credentials_grant()
+    };
+    state.clients().insert(request.vendor, client);
+    Ok(no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackendRequest {
+    backend: PoderoTokenBackend,
+}
+
+/// `PUT /__emulator/podero-token-backend`: `{"backend": "json"|"form"}`.
+pub(crate) async fn podero_token_backend(
+    AxumState(state): AxumState<Arc<State>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ControlRejection> {
+    let request: BackendRequest = parse(body)?;
+    state.set_podero_token_backend(request.backend);
+    Ok(no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BearerRejectionRequest {
+    style: PoderoBearerRejection,
+}
+
+/// `PUT /__emulator/podero-bearer-rejection`: `{"style": "drf_401"|"protected_resource_403"}`.
+pub(crate) async fn podero_bearer_rejection(
+    AxumState(state): AxumState<Arc<State>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ControlRejection> {
+    let request: BearerRejectionRequest = parse(body)?;
+    state.set_podero_bearer_rejection(request.style);
+    Ok(no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeOnNewTokenRequest {
+    vendor: Vendor,
+    enabled: bool,
+}
+
+/// `PUT /__emulator/revoke-on-new-token`: `{"vendor": "podero"|"poa", "enabled": true}`.
+pub(crate) async fn revoke_on_new_token(
+    AxumState(state): AxumState<Arc<State>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ControlRejection> {
+    let request: RevokeOnNewTokenRequest = parse(body)?;
+    state.set_revoke_on_new_token(request.vendor, request.enabled);
     Ok(no_content())
 }

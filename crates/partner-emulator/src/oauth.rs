@@ -1,21 +1,21 @@
 //! What both token endpoints share: RFC 6749 error bodies as a rejection value, the token
-//! response, decoding client credentials (form-urlencoded components, HTTP Basic), and issuing
-//! a token into the store.
+//! response and its no-store headers, decoding the form-urlencoded halves of Basic client
+//! credentials, and issuing a token into the store.
 //!
 //! It knows neither vendor's rules: which checks run, in which order, with which strings, is
 //! `podero.rs`'s and `poa.rs`'s business.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::http::{self, BodyRejection, authorization, with_header};
-use crate::state::State;
+use crate::http::{self, BodyRejection, with_header};
+use crate::state::{State, vendor_index};
+use crate::tokens::NewToken;
 use crate::types::Vendor;
 
 /// An RFC 6749 section 5.2 error: `{"error": ..., "error_description": ...}` (the description
@@ -116,62 +116,68 @@ pub(crate) fn no_store(response: Response) -> Response {
     )
 }
 
-/// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte.
-/// A `%` not followed by two hex digits stays as it is, as browsers and Python's `unquote_plus`
-/// leave it. `None` if the bytes are not UTF-8.
-pub(crate) fn form_decode(component: &[u8]) -> Option<String> {
-    fn hex(byte: u8) -> Option<u8> {
-        match byte {
-            b'0'..=b'9' => Some(byte - b'0'),
-            b'a'..=b'f' => Some(byte - b'a' + 10),
-            b'A'..=b'F' => Some(byte - b'A' + 10),
-            _ => None,
-        }
-    }
-    let mut decoded = Vec::with_capacity(component.len());
-    let mut rest = component;
+/// A `%` not followed by two hex digits, in a decoder that refuses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MalformedEscape;
+
+/// How a decoder treats a `%` not followed by two hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Escapes {
+    /// Keeps it as it is, as Python's `unquote_plus` and browsers do.
+    Lenient,
+    /// Refuses it, as `java.net.URLDecoder` does.
+    Strict,
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component, as RFC 6749 section 2.3.1 asks
+/// of Basic credentials: `+` is a space, `%XX` a byte; the bytes are read as UTF-8 with
+/// U+FFFD for invalid sequences, as both Python and Java servers do.
+pub(crate) fn decode_component(text: &str, escapes: Escapes) -> Result<String, MalformedEscape> {
+    let mut decoded = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
     while let Some((&byte, tail)) = rest.split_first() {
         rest = tail;
         match byte {
             b'+' => decoded.push(b' '),
-            b'%' => match (
-                rest.first().copied().and_then(hex),
-                rest.get(1).copied().and_then(hex),
-            ) {
-                (Some(high), Some(low)) => {
-                    decoded.push(high << 4 | low);
-                    rest = rest.get(2..).unwrap_or_default();
+            b'%' => {
+                let high = tail.first().and_then(|b| char::from(*b).to_digit(16));
+                let low = tail.get(1).and_then(|b| char::from(*b).to_digit(16));
+                match (high, low, escapes) {
+                    (Some(high), Some(low), _) => {
+                        decoded.extend(u8::try_from(high * 16 + low).ok());
+                        rest = tail.get(2..).unwrap_or_default();
+                    }
+                    (_, _, Escapes::Lenient) => decoded.push(b'%'),
+                    (_, _, Escapes::Strict) => return Err(MalformedEscape),
                 }
-                _ => decoded.push(b'%'),
-            },
+            }
             other => decoded.push(other),
         }
     }
-    String::from_utf8(decoded).ok()
+    Ok(String::from_utf8_lossy(&decoded).into_owned())
 }
 
-/// The client id and secret of a Basic `Authorization` header, as RFC 6749 section 2.3.1
-/// says: base64-decode, split at the *first* `:`, then form-urlencoded-decode each part.
-/// `None` for anything that does not decode.
-pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let encoded = authorization(headers, "basic")?;
-    let decoded = STANDARD.decode(encoded).ok()?;
-    let colon = decoded.iter().position(|byte| *byte == b':')?;
-    let (id, secret) = (decoded.get(..colon)?, decoded.get(colon + 1..)?);
-    Some((form_decode(id)?, form_decode(secret)?))
-}
-
-/// Remembers a newly issued token of `vendor`, honoured until `expires_at`; `exp` is what
-/// the `whoami` call reports.
+/// Remembers a newly issued token of `vendor` for `client_id`, honoured until `expires_at`;
+/// `exp` is what the `whoami` call reports. When the vendor is set to revoke earlier tokens,
+/// the client's earlier tokens are rejected from now on.
 pub(crate) fn issue(
     state: &State,
     vendor: Vendor,
+    client_id: &str,
     token: String,
     expires_at: DateTime<Utc>,
     exp: i64,
     now: DateTime<Utc>,
 ) {
-    state.tokens().issue(token, vendor, expires_at, exp, now);
+    let revoke_earlier = state.settings().revoke_on_new_token[vendor_index(vendor)];
+    let new = NewToken {
+        token,
+        vendor,
+        client_id: Arc::from(client_id),
+        expires_at,
+        exp,
+    };
+    state.tokens().issue(new, now, revoke_earlier);
 }
 
 #[cfg(test)]
@@ -179,29 +185,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn form_decoding() {
-        assert_eq!(form_decode(b"a+b%3Ac%2Bd").as_deref(), Some("a b:c+d"));
-        assert_eq!(form_decode(b"%C3%A9%26%3d").as_deref(), Some("é&="));
-        assert_eq!(form_decode(b"100%").as_deref(), Some("100%"));
-        assert_eq!(form_decode(b"%zz%4").as_deref(), Some("%zz%4"));
-        assert_eq!(form_decode(b"%ff"), None);
-    }
-
-    #[test]
-    fn basic_credentials_split_at_the_first_colon_before_decoding() {
-        let mut headers = HeaderMap::new();
-        let encoded = STANDARD.encode("a+b%3Ac:s:%25%26%C3%A9");
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Basic {encoded}")).unwrap(),
-        );
-        assert_eq!(
-            basic_credentials(&headers),
-            Some(("a b:c".to_owned(), "s:%&é".to_owned()))
-        );
-        for bad in ["Basic !!!", "Basic", "Bearer abc", "Basic YWJj"] {
-            headers.insert(header::AUTHORIZATION, HeaderValue::from_static(bad));
-            assert_eq!(basic_credentials(&headers), None, "{bad}");
+    fn components_decode_leniently_or_strictly() {
+        let lenient = |text: &str| decode_component(text, Escapes::Lenient);
+        let strict = |text: &str| decode_component(text, Escapes::Strict);
+        for (text, decoded) in [
+            ("a+b%3Ac%2Bd", "a b:c+d"),
+            ("%C3%A9%26%3d", "é&="),
+            ("%C3%A9é", "éé"),
+            ("%ff", "\u{fffd}"),
+        ] {
+            assert_eq!(lenient(text).as_deref(), Ok(decoded), "{text}");
+            assert_eq!(strict(text).as_deref(), Ok(decoded), "{text}");
+        }
+        for (text, decoded) in [("100%", "100%"), ("%zz%4", "%zz%4"), ("a%&b", "a%&b")] {
+            assert_eq!(lenient(text).as_deref(), Ok(decoded), "{text}");
+            assert_eq!(strict(text), Err(MalformedEscape), "{text}");
         }
     }
 }

@@ -19,7 +19,9 @@
 //!    401 `unauthorized_client` (rows 12, 13); a Basic half with a malformed `%` escape →
 //!    400 `unauthorized_client` "Unexpected error when authenticating client" (row 17).
 //!    Client failures carry no `WWW-Authenticate`;
-//! 5. any form parameter given twice → 400 `invalid_request` "duplicated parameter" (row 19).
+//! 5. any form parameter given twice → 400 `invalid_request` "duplicated parameter" (row 19);
+//! 6. the client may use the grant (service accounts enabled) → else 401
+//!    `unauthorized_client` "Client not enabled to retrieve service account" (row 23).
 //!
 //! Tokens are JWT-shaped: a real header and real claims, but a random "signature" that
 //! nothing can verify; the emulator recognises its tokens by remembering them, not by checking
@@ -41,9 +43,12 @@ use serde_json::{Value, json};
 
 use crate::bearer::{self, PoaRejection};
 use crate::http::{self, authorization, media_type};
-use crate::oauth::{self, OAuthError, TokenRejection, no_store, token_response};
+use crate::oauth::{
+    self, Escapes, MalformedEscape, OAuthError, TokenRejection, decode_component, no_store,
+    token_response,
+};
 use crate::state::{State, later};
-use crate::types::Vendor;
+use crate::types::{Client, Vendor};
 
 fn invalid_request(description: &'static str) -> OAuthError {
     OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request").description(description)
@@ -88,11 +93,19 @@ fn grant(state: &State, headers: &HeaderMap, body: &[u8]) -> Result<Response, OA
             );
         }
     }
-    let client_id = authenticate(state, headers, &form)?;
+    let client = authenticate(state, headers, &form)?;
     // Row 19: after client authentication, which already used the first values.
     if form.has_duplicates() {
         return Err(invalid_request("duplicated parameter"));
     }
+    // Row 23, checked by the grant itself (§1.12).
+    if !client.allows_client_credentials_grant() {
+        return Err(
+            OAuthError::new(StatusCode::UNAUTHORIZED, "unauthorized_client")
+                .description("Client not enabled to retrieve service account"),
+        );
+    }
+    let client_id = client.credentials().client_id.as_str();
 
     let settings = state.settings();
     let now = state.now();
@@ -117,6 +130,7 @@ fn grant(state: &State, headers: &HeaderMap, body: &[u8]) -> Result<Response, OA
     oauth::issue(
         state,
         Vendor::Poa,
+        client_id,
         token.clone(),
         expires_at.min(exp_at),
         exp,
@@ -133,8 +147,8 @@ fn grant(state: &State, headers: &HeaderMap, body: &[u8]) -> Result<Response, OA
 }
 
 /// Keycloak's client authentication (`ClientIdAndSecretAuthenticator`, §5): Basic first,
-/// then each form value replaces its Basic half. Answers the authenticated client's id.
-fn authenticate(state: &State, headers: &HeaderMap, form: &Form) -> Result<String, OAuthError> {
+/// then each form value replaces its Basic half. Answers the authenticated client.
+fn authenticate(state: &State, headers: &HeaderMap, form: &Form) -> Result<Client, OAuthError> {
     let (basic_id, basic_secret) = match keycloak_basic(headers) {
         Ok(Some((id, secret))) => (Some(id), Some(secret)),
         // Row 16: an undecodable header is as good as none.
@@ -156,18 +170,19 @@ fn authenticate(state: &State, headers: &HeaderMap, form: &Form) -> Result<Strin
         || OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client").description(INVALID_CLIENT);
     // Rows 9 and 10: no id, or no such client.
     let id = id.ok_or_else(invalid_client)?;
-    let client = &state.config.poa;
-    if id != client.client_id {
-        return Err(invalid_client());
-    }
+    let client = state
+        .clients()
+        .get(Vendor::Poa, &id)
+        .cloned()
+        .ok_or_else(invalid_client)?;
     // Rows 12 and 13: a missing or wrong secret.
-    if secret.as_deref() != Some(client.client_secret.as_str()) {
+    if secret.as_deref() != Some(client.credentials().client_secret.as_str()) {
         return Err(
             OAuthError::new(StatusCode::UNAUTHORIZED, "unauthorized_client")
                 .description(INVALID_CLIENT),
         );
     }
-    Ok(id)
+    Ok(client)
 }
 
 /// A form body as JAX-RS hands it to Keycloak: every pair in order, with control characters
@@ -201,10 +216,6 @@ impl Form {
     }
 }
 
-/// A Basic half whose `%` escape `java.net.URLDecoder` refuses.
-#[derive(Debug)]
-struct MalformedEscape;
-
 /// Keycloak's reading of a Basic header (`BasicAuthHelper.RFC6749.parseHeader`): scheme
 /// compared case-insensitively, base64 decoded, split at the first `:`, each half URL-decoded
 /// (§5). `Ok(None)` for a header that is absent or does not decode to `id:secret`.
@@ -219,7 +230,9 @@ fn keycloak_basic(headers: &HeaderMap) -> Result<Option<(String, String)>, Malfo
     let Some((id, secret)) = decoded.split_once(':') else {
         return Ok(None);
     };
-    Ok(Some((java_url_decode(id)?, java_url_decode(secret)?)))
+    // `java.net.URLDecoder`: a malformed escape is an error.
+    let decode = |half: &str| decode_component(half, Escapes::Strict);
+    Ok(Some((decode(id)?, decode(secret)?)))
 }
 
 /// `java.util.Base64.getDecoder()`: the standard alphabet, padding optional.
@@ -227,50 +240,6 @@ const JAVA_BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
-
-/// `java.net.URLDecoder.decode(s, UTF_8)`: `+` is a space, runs of `%XX` are bytes decoded
-/// as UTF-8 (invalid sequences become U+FFFD), and a `%` not followed by two hex digits is an
-/// error.
-fn java_url_decode(text: &str) -> Result<String, MalformedEscape> {
-    let mut decoded = String::with_capacity(text.len());
-    let mut bytes = Vec::new();
-    let mut rest = text.as_bytes();
-    while let Some((&byte, tail)) = rest.split_first() {
-        if byte == b'%' {
-            let high = tail.first().and_then(|b| (*b as char).to_digit(16));
-            let low = tail.get(1).and_then(|b| (*b as char).to_digit(16));
-            let (Some(high), Some(low)) = (high, low) else {
-                return Err(MalformedEscape);
-            };
-            bytes.push(u8::try_from(high * 16 + low).map_err(|_| MalformedEscape)?);
-            rest = tail.get(2..).unwrap_or_default();
-            continue;
-        }
-        if !bytes.is_empty() {
-            decoded.push_str(&String::from_utf8_lossy(&bytes));
-            bytes.clear();
-        }
-        let char_len = utf8_len(byte);
-        let (chunk, tail) = rest.split_at(char_len.min(rest.len()));
-        match chunk {
-            b"+" => decoded.push(' '),
-            _ => decoded.push_str(&String::from_utf8_lossy(chunk)),
-        }
-        rest = tail;
-    }
-    decoded.push_str(&String::from_utf8_lossy(&bytes));
-    Ok(decoded)
-}
-
-/// The length of the UTF-8 sequence a leading byte starts (1 for anything else).
-fn utf8_len(byte: u8) -> usize {
-    match byte {
-        0xF0..=0xF7 => 4,
-        0xE0..=0xEF => 3,
-        0xC0..=0xDF => 2,
-        _ => 1,
-    }
-}
 
 /// Whole seconds of `duration`, saturating at `i64::MAX`.
 fn seconds(duration: std::time::Duration) -> i64 {
@@ -302,7 +271,7 @@ pub(crate) async fn whoami(
     Ok(http::json(
         StatusCode::OK,
         &json!({
-            "client_id": state.config.poa.client_id,
+            "client_id": &*issued.client_id,
             "scope": "partner",
             "exp": issued.exp,
         }),
@@ -312,17 +281,6 @@ pub(crate) async fn whoami(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn url_decoding_as_java_does() {
-        let decode = |text: &str| java_url_decode(text).ok();
-        assert_eq!(decode("a+b%3Ac%2Bd").as_deref(), Some("a b:c+d"));
-        assert_eq!(decode("%C3%A9é").as_deref(), Some("éé"));
-        assert_eq!(decode("%ff").as_deref(), Some("\u{fffd}"));
-        for malformed in ["100%", "%zz", "%4", "a%&b"] {
-            assert!(java_url_decode(malformed).is_err(), "{malformed}");
-        }
-    }
 
     #[test]
     fn forms_keep_every_pair_and_drop_control_characters() {

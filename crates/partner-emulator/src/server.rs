@@ -85,6 +85,19 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/__emulator/advance-time", post(control::advance_time))
         .route("/__emulator/reset", post(control::reset))
         .route("/__emulator/list-format", put(control::list_format))
+        .route("/__emulator/clients", post(control::clients))
+        .route(
+            "/__emulator/podero-token-backend",
+            put(control::podero_token_backend),
+        )
+        .route(
+            "/__emulator/podero-bearer-rejection",
+            put(control::podero_bearer_rejection),
+        )
+        .route(
+            "/__emulator/revoke-on-new-token",
+            put(control::revoke_on_new_token),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -196,8 +196,23 @@ pub(crate) fn podero_token_request(
     content_type: &str,
     body: &str,
 ) -> reqwest::RequestBuilder {
+    podero_token_request_to(
+        &format!("{}/oauth2/token/", emulator.base_url()),
+        authorization,
+        content_type,
+        body,
+    )
+}
+
+/// [`podero_token_request`] to another URL, e.g. with a query string.
+pub(crate) fn podero_token_request_to(
+    url: &str,
+    authorization: &str,
+    content_type: &str,
+    body: &str,
+) -> reqwest::RequestBuilder {
     let mut request = http()
-        .post(format!("{}/oauth2/token/", emulator.base_url()))
+        .post(url)
         .header("content-type", content_type)
         .body(body.to_owned());
     if !authorization.is_empty() {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use partner_emulator::{Emulator, Endpoint, Vendor};
+use partner_emulator::{Client, Emulator, Endpoint, Vendor};
 use serde_json::json;
 
 use crate::support::*;
@@ -447,4 +447,95 @@ async fn whoami_accepts_exactly_valid_poa_tokens() {
     emulator.advance_time(Duration::from_secs(30));
     check(whoami(&emulator, Some(token)).await, rejected(), "expired");
     assert_eq!(emulator.request_count(Endpoint::PoaWhoami), 7);
+}
+
+/// Row 23 of the §2 table: a client whose service accounts are off authenticates, then may
+/// not use the grant. Extra clients have their own tokens, and `whoami` names them.
+#[tokio::test]
+async fn extra_clients_and_clients_without_the_grant() {
+    let emulator = Emulator::builder()
+        .client(Vendor::Poa, Client::new(AWKWARD, AWKWARD))
+        .client(
+            Vendor::Poa,
+            Client::new("reports", "s3cret").without_client_credentials_grant(),
+        )
+        .start()
+        .await
+        .unwrap();
+    let not_enabled = || {
+        expect(
+            401,
+            json!({"error": "unauthorized_client", "error_description": "Client not enabled to retrieve service account"}),
+        )
+        .header("cache-control", "no-store")
+    };
+    check(
+        &emulator,
+        &[
+            row(FORM, poa_form(AWKWARD, AWKWARD), status(200)),
+            row(FORM, poa_form("reports", "s3cret"), not_enabled()),
+            // Authentication, then repeated parameters, come first.
+            row(
+                FORM,
+                poa_form("reports", "wrong"),
+                status(401)
+                    .field("error", json!("unauthorized_client"))
+                    .field(
+                        "error_description",
+                        json!("Invalid client or Invalid client credentials"),
+                    ),
+            ),
+            row(
+                FORM,
+                format!("{}&scope=a&scope=b", poa_form("reports", "s3cret")),
+                status(400),
+            ),
+        ],
+    )
+    .await;
+    let body = send(poa_token_request(
+        &emulator,
+        POA_PATHS[0],
+        FORM,
+        poa_form(AWKWARD, AWKWARD),
+    ))
+    .await
+    .json();
+    let token = body["access_token"].as_str().unwrap();
+    assert_eq!(jwt_part(token, 1)["azp"], AWKWARD);
+    let who = whoami(&emulator, Some(token)).await.json();
+    assert_eq!(who["client_id"], AWKWARD);
+
+    emulator
+        .add_client(Vendor::Poa, Client::new("reports", "s3cret"))
+        .unwrap();
+    check(
+        &emulator,
+        &[row(FORM, poa_form("reports", "s3cret"), status(200))],
+    )
+    .await;
+}
+
+/// With `revoke_on_new_token`, a second fetch by the same client invalidates its first JWT.
+#[tokio::test]
+async fn a_new_token_can_revoke_the_earlier_ones() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    emulator.set_revoke_on_new_token(Vendor::Poa, true);
+    let first = poa_token(&emulator).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(whoami(&emulator, Some(&first)).await.status, 200);
+    let second = poa_token(&emulator).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(whoami(&emulator, Some(&first)).await.status, 401);
+    assert_eq!(whoami(&emulator, Some(&second)).await.status, 200);
+    // Podero tokens are not affected.
+    let podero = podero_token(&emulator).await;
+    podero_token(&emulator).await;
+    let list = send(http().get(users_url(&emulator)).bearer_auth(podero)).await;
+    assert_eq!(list.status, 200);
+    assert_eq!(emulator.request_count(Endpoint::PoaToken), 2);
 }

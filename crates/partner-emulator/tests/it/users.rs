@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use partner_emulator::{Emulator, ListFormat, Vendor};
+use partner_emulator::{Emulator, Endpoint, ListFormat, PoderoBearerRejection, Vendor};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -333,33 +333,48 @@ async fn unknown_orgs_and_users_are_404_after_authentication() {
     .await;
 }
 
+/// The default style, Django REST Framework with DOT's `OAuth2Authentication`: every rejection
+/// is DRF's `NotAuthenticated` 401, and the challenge carries the error DOT's validator
+/// recorded.
 #[tokio::test]
-async fn missing_invalid_revoked_and_expired_tokens_get_401() {
+async fn missing_invalid_revoked_and_expired_tokens_get_drf_401() {
     let emulator = Emulator::builder().start().await.unwrap();
     let url = users_url(&emulator);
-    let missing = || {
+    let rejected = |challenge: &str| {
         expect(
             401,
             json!({"detail": "Authentication credentials were not provided."}),
         )
-        .header("www-authenticate", "Bearer realm=\"api\"")
+        .header("www-authenticate", challenge)
+        .header("content-type", "application/json")
     };
+    // oauthlib finds no token: DOT records no error.
+    let missing = || rejected("Bearer realm=\"api\"");
     let invalid = || {
-        expect(401, json!({"detail": "Invalid token."}))
-            .header("www-authenticate", "Bearer error=\"invalid_token\"")
+        rejected(
+            "Bearer realm=\"api\",error=\"invalid_token\",error_description=\"The access token is invalid.\"",
+        )
+    };
+    let expired = || {
+        rejected(
+            "Bearer realm=\"api\",error=\"invalid_token\",error_description=\"The access token has expired.\"",
+        )
     };
     let get = |authorization: &str, expect: Expect| row(Method::GET, &url, authorization, expect);
     let token = podero_token(&emulator).await;
     check(&[
         get("", missing()),
         get("Token abc", missing()),
+        // oauthlib's `get_token_from_header` wants exactly two words.
+        get("Bearer", missing()),
+        get("bearer  ", missing()),
+        get(&format!("Bearer {token} extra"), missing()),
         get("Bearer unknown", invalid()),
-        get("Bearer", invalid()),
-        get("bearer  ", invalid()),
         get(&bearer(&token), status(200)),
         // The scheme is case-insensitive.
         get(&format!("BEARER {token}x"), invalid()),
         get(&format!("BEARER {token}"), status(200)),
+        get(&format!("bearer \t {token} "), status(200)),
     ])
     .await;
     emulator.revoke_all_tokens();
@@ -371,7 +386,7 @@ async fn missing_invalid_revoked_and_expired_tokens_get_401() {
     emulator.advance_time(Duration::from_secs(58));
     check(&[get(&bearer(&token), status(200))]).await;
     emulator.advance_time(Duration::from_secs(2));
-    check(&[get(&bearer(&token), invalid())]).await;
+    check(&[get(&bearer(&token), expired())]).await;
 
     // A POA token is not a Podero token.
     let body = poa_token(&emulator).await;
@@ -380,6 +395,43 @@ async fn missing_invalid_revoked_and_expired_tokens_get_401() {
         invalid(),
     )])
     .await;
+}
+
+/// DOT's own `ProtectedResourceView` style: a bare 403 for every rejection.
+#[tokio::test]
+async fn the_protected_resource_style_answers_a_bare_403() {
+    let emulator = Emulator::builder()
+        .podero_bearer_rejection(PoderoBearerRejection::ProtectedResource403)
+        .start()
+        .await
+        .unwrap();
+    let url = users_url(&emulator);
+    let forbidden = || {
+        status(403)
+            .empty_body()
+            .no_header("www-authenticate")
+            .header("content-type", "text/html; charset=utf-8")
+    };
+    let token = podero_token(&emulator).await;
+    let get = |authorization: &str, expect: Expect| row(Method::GET, &url, authorization, expect);
+    check(&[
+        get("", forbidden()),
+        get("Bearer unknown", forbidden()),
+        get(&bearer(&token), status(200)),
+        row(Method::POST, &url, "", forbidden()).json(json!({"email": "a@b.co", "role": "user"})),
+    ])
+    .await;
+    emulator.revoke_all_tokens();
+    check(&[get(&bearer(&token), forbidden())]).await;
+    // Switched at run time, and back.
+    emulator.set_podero_bearer_rejection(PoderoBearerRejection::Drf401);
+    check(&[get(&bearer(&token), status(401))]).await;
+    emulator.set_podero_bearer_rejection(PoderoBearerRejection::ProtectedResource403);
+    check(&[get(&bearer(&token), forbidden())]).await;
+    assert_eq!(
+        logged_statuses(&emulator, Endpoint::ListUsers),
+        [403, 403, 200, 403, 401, 403]
+    );
 }
 
 #[tokio::test]
