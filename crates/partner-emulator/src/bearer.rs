@@ -55,12 +55,14 @@ impl IntoResponse for PoderoRejection {
             PoderoBearerRejection::Drf401 => {
                 let challenge = match self.reason {
                     Reason::Missing => "Bearer realm=\"api\"",
-                    Reason::Invalid => {
-                        "Bearer realm=\"api\",error=\"invalid_token\",error_description=\"The access token is invalid.\""
-                    }
-                    Reason::Expired => {
-                        "Bearer realm=\"api\",error=\"invalid_token\",error_description=\"The access token has expired.\""
-                    }
+                    Reason::Invalid => concat!(
+                        r#"Bearer realm="api",error="invalid_token","#,
+                        r#"error_description="The access token is invalid.""#
+                    ),
+                    Reason::Expired => concat!(
+                        r#"Bearer realm="api",error="invalid_token","#,
+                        r#"error_description="The access token has expired.""#
+                    ),
                 };
                 with_header(
                     http::json(
@@ -112,7 +114,8 @@ impl IntoResponse for PoaRejection {
                 StatusCode::UNAUTHORIZED,
                 &json!({
                     "error": "invalid_token",
-                    "error_description": "The access token is missing, unknown, expired or revoked.",
+                    "error_description":
+                        "The access token is missing, unknown, expired or revoked.",
                 }),
             ),
             header::WWW_AUTHENTICATE,

@@ -12,13 +12,14 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
 use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::faults::Fault;
+use crate::faults::{EchoFormat, Fault, MAX_DEPTH, MAX_PAGE_USERS, PaginationTrap};
+use crate::gzip;
 use crate::http::{self, BodyRejection, no_content};
 use crate::state::State;
 use crate::types::{
@@ -71,12 +72,11 @@ pub(crate) async fn requests(AxumState(state): AxumState<Arc<State>>) -> Respons
     http::json(StatusCode::OK, &state.request_log())
 }
 
+/// The first form of a fault request: exactly one of `status` (with an optional
+/// `retry_after`), `delay_ms` or `"close_connection": true`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FaultRequest {
-    endpoint: Endpoint,
-    #[serde(default = "one")]
-    count: u32,
+struct LegacyFault {
     status: Option<u16>,
     retry_after: Option<u64>,
     delay_ms: Option<u64>,
@@ -84,41 +84,259 @@ struct FaultRequest {
     close_connection: bool,
 }
 
-fn one() -> u32 {
-    1
+impl LegacyFault {
+    fn fault(self) -> Result<Fault, ControlRejection> {
+        if self.retry_after.is_some() && self.status.is_none() {
+            return Err(invalid("retry_after goes with status"));
+        }
+        match (self.status, self.delay_ms, self.close_connection) {
+            (Some(status), None, false) => FaultSpec::Status {
+                status,
+                retry_after: self.retry_after,
+            }
+            .fault(),
+            (None, Some(ms), false) => Ok(Fault::delay(Duration::from_millis(ms))),
+            (None, None, true) => Ok(Fault::close_connection()),
+            _ => Err(invalid(
+                "give exactly one of status, delay_ms or close_connection (set to true), or a kind",
+            )),
+        }
+    }
 }
 
-/// `POST /__emulator/faults`: exactly one of `status` (with an optional `retry_after`),
-/// `delay_ms` or `"close_connection": true`; `count` defaults to 1.
+/// A fault by `kind`, with that kind's parameters. Struct variants, not unit ones: serde
+/// ignores unknown fields next to the tag of a unit variant even with `deny_unknown_fields`.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum FaultSpec {
+    Status {
+        status: u16,
+        retry_after: Option<u64>,
+    },
+    Delay {
+        ms: u64,
+    },
+    CloseConnection {},
+    ResetMidHeaders {},
+    TruncatedBody {},
+    SlowHeaders {
+        bytes_per_second: u32,
+    },
+    SlowBody {
+        bytes_per_second: u32,
+    },
+    NeverAnswer {},
+    OversizedBody {
+        bytes: u64,
+        #[serde(default)]
+        chunked: bool,
+    },
+    GzipBomb {
+        inflated_bytes: u64,
+    },
+    InvalidUtf8 {},
+    DeepJson {
+        depth: usize,
+    },
+    InformationalFlood {},
+    ConflictingContentLength {},
+    Redirect {
+        location: String,
+        #[serde(default = "found")]
+        status: u16,
+    },
+    EchoCredentials {
+        format: EchoFormat,
+        #[serde(default = "server_error")]
+        status: u16,
+    },
+    ControlCharacters {
+        #[serde(default = "bad_request")]
+        status: u16,
+    },
+    Pagination {
+        trap: TrapName,
+        users: Option<usize>,
+        next: Option<String>,
+    },
+    JsonField {
+        name: String,
+        raw: String,
+    },
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum TrapName {
+    SelfLink,
+    Cycle,
+    Endless,
+    HugePage,
+    CrossOrigin,
+}
+
+fn found() -> u16 {
+    302
+}
+
+fn server_error() -> u16 {
+    500
+}
+
+fn bad_request() -> u16 {
+    400
+}
+
+/// A final status, or the 400 for one outside 200–599.
+fn final_status(status: u16) -> Result<u16, ControlRejection> {
+    if (200..=599).contains(&status) {
+        Ok(status)
+    } else {
+        Err(invalid("status must be within 200-599"))
+    }
+}
+
+/// `value`, or the 400 when it is 0.
+fn at_least_one(value: u64, name: &str) -> Result<u64, ControlRejection> {
+    if value == 0 {
+        Err(invalid(format!("{name} must be at least 1")))
+    } else {
+        Ok(value)
+    }
+}
+
+impl FaultSpec {
+    /// The fault, or the 400 for parameters out of range (the Rust API clamps them instead).
+    fn fault(self) -> Result<Fault, ControlRejection> {
+        Ok(match self {
+            FaultSpec::Status {
+                status,
+                retry_after,
+            } => {
+                let fault = Fault::status(final_status(status)?);
+                match retry_after {
+                    Some(secs) => fault.retry_after(secs),
+                    None => fault,
+                }
+            }
+            FaultSpec::Delay { ms } => Fault::delay(Duration::from_millis(ms)),
+            FaultSpec::CloseConnection {} => Fault::close_connection(),
+            FaultSpec::ResetMidHeaders {} => Fault::reset_mid_headers(),
+            FaultSpec::TruncatedBody {} => Fault::truncated_body(),
+            FaultSpec::SlowHeaders { bytes_per_second } => {
+                at_least_one(bytes_per_second.into(), "bytes_per_second")?;
+                Fault::slow_headers(bytes_per_second)
+            }
+            FaultSpec::SlowBody { bytes_per_second } => {
+                at_least_one(bytes_per_second.into(), "bytes_per_second")?;
+                Fault::slow_body(bytes_per_second)
+            }
+            FaultSpec::NeverAnswer {} => Fault::never_answer(),
+            FaultSpec::OversizedBody { bytes, chunked } => {
+                let bytes = at_least_one(bytes, "bytes")?;
+                if chunked {
+                    Fault::oversized_chunked_body(bytes)
+                } else {
+                    Fault::oversized_body(bytes)
+                }
+            }
+            FaultSpec::GzipBomb { inflated_bytes } => {
+                if !(1..=gzip::MAX_INFLATED).contains(&inflated_bytes) {
+                    return Err(invalid(format!(
+                        "inflated_bytes must be within 1-{}",
+                        gzip::MAX_INFLATED
+                    )));
+                }
+                Fault::gzip_bomb(inflated_bytes)
+            }
+            FaultSpec::InvalidUtf8 {} => Fault::invalid_utf8(),
+            FaultSpec::DeepJson { depth } => {
+                if !(1..=MAX_DEPTH).contains(&depth) {
+                    return Err(invalid(format!("depth must be within 1-{MAX_DEPTH}")));
+                }
+                Fault::deep_json(depth)
+            }
+            FaultSpec::InformationalFlood {} => Fault::informational_flood(),
+            FaultSpec::ConflictingContentLength {} => Fault::conflicting_content_length(),
+            FaultSpec::Redirect { location, status } => {
+                if !(300..=399).contains(&status) {
+                    return Err(invalid("a redirect status must be within 300-399"));
+                }
+                if location.is_empty() || HeaderValue::try_from(location.as_str()).is_err() {
+                    return Err(invalid("location must be a non-empty header value"));
+                }
+                Fault::redirect(status, location)
+            }
+            FaultSpec::EchoCredentials { format, status } => {
+                Fault::echo_credentials(final_status(status)?, format)
+            }
+            FaultSpec::ControlCharacters { status } => {
+                Fault::control_characters(final_status(status)?)
+            }
+            FaultSpec::Pagination { trap, users, next } => {
+                Fault::pagination(match (trap, users, next) {
+                    (TrapName::SelfLink, None, None) => PaginationTrap::SelfLink,
+                    (TrapName::Cycle, None, None) => PaginationTrap::Cycle,
+                    (TrapName::Endless, None, None) => PaginationTrap::Endless,
+                    (TrapName::HugePage, Some(users), None) if users <= MAX_PAGE_USERS => {
+                        PaginationTrap::HugePage { users }
+                    }
+                    (TrapName::CrossOrigin, None, Some(next)) if !next.is_empty() => {
+                        PaginationTrap::CrossOrigin { next }
+                    }
+                    _ => {
+                        return Err(invalid(format!(
+                            "huge_page takes users (at most {MAX_PAGE_USERS}), cross_origin a \
+                         non-empty next, the other traps nothing"
+                        )));
+                    }
+                })
+            }
+            FaultSpec::JsonField { name, raw } => {
+                if name.is_empty() {
+                    return Err(invalid("name must not be empty"));
+                }
+                Fault::json_field(name, raw)
+            }
+        })
+    }
+}
+
+/// `POST /__emulator/faults`: `endpoint`, an optional `count` (default 1), and either a
+/// `kind` with its parameters or the first form (see [`LegacyFault`]). A pagination fault
+/// goes to `list_users` only.
 pub(crate) async fn faults(
     AxumState(state): AxumState<Arc<State>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ControlRejection> {
-    let request: FaultRequest = parse(body)?;
-    if request.count == 0 {
+    let Value::Object(mut request) = parse::<Value>(body)? else {
+        return Err(invalid("the body must be a JSON object"));
+    };
+    let field = |value: Value| serde_json::from_value(value).map_err(|e| invalid(e.to_string()));
+    let endpoint: Endpoint = match request.remove("endpoint") {
+        Some(endpoint) => field(endpoint)?,
+        None => return Err(invalid("missing field `endpoint`")),
+    };
+    let count: u32 = match request.remove("count") {
+        Some(count) => serde_json::from_value(count).map_err(|e| invalid(e.to_string()))?,
+        None => 1,
+    };
+    if count == 0 {
         return Err(invalid("count must be at least 1"));
     }
-    if request.retry_after.is_some() && request.status.is_none() {
-        return Err(invalid("retry_after goes with status"));
-    }
-    let fault = match (request.status, request.delay_ms, request.close_connection) {
-        (Some(status), None, false) if (200..=599).contains(&status) => {
-            let fault = Fault::status(status);
-            match request.retry_after {
-                Some(secs) => fault.retry_after(secs),
-                None => fault,
-            }
+    let rest = Value::Object(request);
+    let fault = if rest.get("kind").is_some() {
+        let spec: FaultSpec = serde_json::from_value(rest).map_err(|e| invalid(e.to_string()))?;
+        if matches!(spec, FaultSpec::Pagination { .. }) && endpoint != Endpoint::ListUsers {
+            return Err(invalid("a pagination fault goes to list_users"));
         }
-        (Some(_), None, false) => return Err(invalid("status must be within 200-599")),
-        (None, Some(ms), false) => Fault::delay(Duration::from_millis(ms)),
-        (None, None, true) => Fault::close_connection(),
-        _ => {
-            return Err(invalid(
-                "give exactly one of status, delay_ms or close_connection (set to true)",
-            ));
-        }
+        spec.fault()?
+    } else {
+        let legacy: LegacyFault =
+            serde_json::from_value(rest).map_err(|e| invalid(e.to_string()))?;
+        legacy.fault()?
     };
-    state.inject(request.endpoint, fault.times(request.count));
+    state.inject(endpoint, fault.times(count));
     Ok(no_content())
 }
 

@@ -198,6 +198,7 @@ impl EmulatorBuilder {
         let (stop, stopped) = watch::channel(());
         let task = runtime.spawn(server::serve(
             listener,
+            Arc::clone(&state),
             server::router(Arc::clone(&state)),
             stopped,
         ));
@@ -327,6 +328,16 @@ impl Emulator {
     /// Every endpoint's request count.
     pub fn counters(&self) -> Counters {
         self.state.counters()
+    }
+
+    /// How many client connections are open right now: idle keep-alive ones, those of the
+    /// control API and those a fault holds included. It drops as soon as the emulator has
+    /// closed a connection, so a test can wait for it to show that a fault stopped once its
+    /// client went away.
+    pub fn open_connections(&self) -> usize {
+        self.state
+            .open_connections
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The last requests (at most 1000), oldest first. Control requests are not in it.

@@ -17,10 +17,11 @@
 //! Tests turn knobs from Rust or over HTTP under `/__emulator/`: token lifetimes, a clock that
 //! only moves when told ([`Emulator::advance_time`]), revocation (also of a client's earlier
 //! tokens whenever it gets a new one), extra clients ([`Client`]), fault injection
-//! ([`Fault`]: statuses with `Retry-After`, delays, connections closed without an answer),
-//! the list format, request counters and a bounded request log. `docs/testing.md` in the repository
-//! lists every knob, its default, the check order of each endpoint and what is deliberately
-//! not emulated.
+//! ([`Fault`]: statuses with `Retry-After`, delays, broken connections, damaged, oversized or
+//! hostile answers written byte by byte on the socket, echoed secrets, pagination traps), the
+//! list format, request counters, open connections and a bounded request log.
+//! `docs/testing.md` in the repository lists every knob, its default, the check order of each
+//! endpoint and what is deliberately not emulated.
 //!
 //! The emulator depends on no other crate of its workspace: it is an independent check of
 //! them. It never panics on what a client sends, and keeps up with thousands of requests per
@@ -59,19 +60,22 @@ mod bearer;
 mod control;
 mod emulator;
 mod faults;
+mod gzip;
 mod http;
 mod oauth;
 mod poa;
 mod podero;
 mod server;
 mod state;
+mod tamper;
 mod tokens;
 mod types;
 mod user_store;
 mod users;
+mod wire;
 
 pub use crate::emulator::{Emulator, EmulatorBuilder, EmulatorError};
-pub use crate::faults::Fault;
+pub use crate::faults::{EchoFormat, Fault, PaginationTrap};
 pub use crate::types::{
     Client, Counters, Credentials, Endpoint, ListFormat, LoggedRequest, PoderoBearerRejection,
     PoderoTokenBackend, Vendor,

@@ -8,7 +8,7 @@
 //! statement, and taking the emulator down would fail every later test for the wrong reason.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -131,6 +131,8 @@ pub(crate) struct State {
     faults: Mutex<FaultQueues>,
     counters: [AtomicU64; Endpoint::ALL.len()],
     log: Mutex<VecDeque<LoggedRequest>>,
+    /// Client connections whose task is running, raw faults included.
+    pub(crate) open_connections: AtomicUsize,
 }
 
 /// Locks `mutex`, using the data even if another thread panicked while holding it.
@@ -159,6 +161,7 @@ impl State {
             faults: Mutex::new(FaultQueues::default()),
             counters: Default::default(),
             log: Mutex::new(VecDeque::with_capacity(LOG_CAPACITY)),
+            open_connections: AtomicUsize::new(0),
         }
     }
 

@@ -36,6 +36,28 @@ pub(crate) struct User {
     location_last_updated: Option<String>,
 }
 
+impl User {
+    /// A user that is in no store, for pages made up by a pagination trap.
+    pub(crate) fn made_up(email: String) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            external_user_id: None,
+            role: "user".to_owned(),
+            email,
+            first_name: None,
+            last_name: None,
+            street_and_number: None,
+            street_add_info: None,
+            zip_code: None,
+            town: None,
+            country: None,
+            latitude: None,
+            longitude: None,
+            location_last_updated: None,
+        }
+    }
+}
+
 /// The organisation's users, in creation order, indexed by id and by lowercased email.
 #[derive(Debug, Default)]
 pub(crate) struct UserStore {

@@ -10,13 +10,14 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State as AxumState};
+use axum::extract::{Extension, Path, State as AxumState};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::bearer::{self, PoderoRejection};
+use crate::faults::PaginationTrap;
 use crate::http::{self, BodyRejection, media_type};
 use crate::state::State;
 use crate::types::ListFormat;
@@ -168,8 +169,12 @@ pub(crate) async fn list(
     path: Result<Path<String>, PathRejection>,
     uri: Uri,
     headers: HeaderMap,
+    trap: Option<Extension<PaginationTrap>>,
 ) -> Result<Response, UsersRejection> {
     authorize(&state, &headers, path)?;
+    if let Some(Extension(trap)) = trap {
+        return Ok(trapped_page(&state, &uri, trap));
+    }
     let org = state.config.org_id;
     let list_format = state.settings().list_format;
     let page_size = match list_format {
@@ -209,6 +214,72 @@ pub(crate) async fn list(
         }
     };
     Ok(http::json(StatusCode::OK, &body))
+}
+
+/// A page that misleads a client following `next` links; see [`PaginationTrap`].
+fn trapped_page(state: &State, uri: &Uri, trap: PaginationTrap) -> Response {
+    let (page_size, items_envelope) = match state.settings().list_format {
+        ListFormat::Items { page_size } => (page_size.max(1), true),
+        ListFormat::Results { page_size } => (page_size.max(1), false),
+        ListFormat::BareArray => (100, false),
+    };
+    let page = page_number(uri).unwrap_or(1);
+    let base = format!(
+        "{}/api/partners/v2.0/org/{}/users",
+        state.config.base_url, state.config.org_id
+    );
+    let made_up = |count: usize| -> Vec<User> {
+        (0..count)
+            .map(|n| User::made_up(format!("trap-{page}-{n}@example.com")))
+            .collect()
+    };
+    let real = || -> Vec<User> {
+        let start = (page - 1).saturating_mul(page_size);
+        state
+            .users()
+            .all()
+            .skip(start)
+            .take(page_size)
+            .cloned()
+            .collect()
+    };
+    let (items, next, count) = match trap {
+        PaginationTrap::SelfLink => {
+            let items = real();
+            let here = format!("{}{}", state.config.base_url, uri);
+            let count = state.users().len();
+            (items, Some(here), count)
+        }
+        PaginationTrap::Cycle => {
+            let next = if page == 1 {
+                format!("{base}?page=2")
+            } else {
+                format!("{base}?page=1")
+            };
+            (real(), Some(next), state.users().len())
+        }
+        PaginationTrap::Endless => {
+            let count = page.saturating_add(1).saturating_mul(page_size);
+            (
+                made_up(page_size),
+                Some(format!("{base}?page={}", page.saturating_add(1))),
+                count,
+            )
+        }
+        PaginationTrap::HugePage { users } => (made_up(users), None, users),
+        PaginationTrap::CrossOrigin { next } => (real(), Some(next), state.users().len()),
+    };
+    let body = if items_envelope {
+        json!({"items": items, "next": next})
+    } else {
+        let previous = match page {
+            1 => None,
+            2 => Some(base.clone()),
+            _ => Some(format!("{base}?page={}", page - 1)),
+        };
+        json!({"count": count, "next": next, "previous": previous, "results": items})
+    };
+    http::json(StatusCode::OK, &body)
 }
 
 /// The `page` query parameter: 1 when absent, `None` when not a positive integer.

@@ -6,9 +6,13 @@
 
 mod support;
 
+mod body_faults;
 mod controls;
+mod fault_controls;
 mod faults;
 mod lifecycle;
+mod style_controls;
 mod tokens_poa;
 mod tokens_podero;
 mod users;
+mod wire_faults;

@@ -357,3 +357,78 @@ pub(crate) fn logged_statuses(
         .map(|entry| entry.status)
         .collect()
 }
+
+/// Waits until `condition` holds, checking every few milliseconds, for at most `within`;
+/// panics with `what` if it never does.
+pub(crate) async fn wait_until(
+    within: std::time::Duration,
+    what: &str,
+    condition: impl Fn() -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// A client that gives up after `timeout`, for faults that never finish.
+pub(crate) fn impatient(timeout: std::time::Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_certs_only(std::iter::empty())
+        .timeout(timeout)
+        .build()
+        .unwrap()
+}
+
+/// The raw bytes of the documented Podero token request, with the emulator's credentials.
+pub(crate) fn raw_token_request(emulator: &Emulator) -> Vec<u8> {
+    let credentials = emulator.podero_credentials();
+    format!(
+        "POST /oauth2/token/ HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{GRANT}",
+        emulator.addr(),
+        basic(&credentials.client_id, &credentials.client_secret),
+        GRANT.len()
+    )
+    .into_bytes()
+}
+
+/// What a plain TCP client saw: every byte received, and how the stream ended (`None`: the
+/// server closed it; `Some(kind)`: an error; the deadline passing counts as `TimedOut`).
+pub(crate) async fn raw_exchange(
+    emulator: &Emulator,
+    request: &[u8],
+    within: std::time::Duration,
+    keep_at_most: usize,
+) -> (Vec<u8>, Option<std::io::ErrorKind>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(emulator.addr())
+        .await
+        .unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut received = Vec::new();
+    let mut buffer = vec![0u8; 16 * 1024];
+    let read_all = async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) => return None,
+                Ok(n) => {
+                    received.extend_from_slice(&buffer[..n]);
+                    if received.len() >= keep_at_most {
+                        return Some(std::io::ErrorKind::FileTooLarge);
+                    }
+                }
+                Err(error) => return Some(error.kind()),
+            }
+        }
+    };
+    let end = tokio::time::timeout(within, read_all)
+        .await
+        .unwrap_or(Some(std::io::ErrorKind::TimedOut));
+    (received, end)
+}
