@@ -60,6 +60,7 @@ mod bearer;
 mod control;
 mod emulator;
 mod faults;
+mod fuzz;
 mod gzip;
 mod http;
 mod oauth;
@@ -76,6 +77,8 @@ mod wire;
 
 pub use crate::emulator::{Emulator, EmulatorBuilder, EmulatorError};
 pub use crate::faults::{EchoFormat, Fault, PaginationTrap};
+#[doc(hidden)]
+pub use crate::fuzz::{ParsedTokenRequest, parse_token_request};
 pub use crate::types::{
     Client, Counters, Credentials, Endpoint, ListFormat, LoggedRequest, PoderoBearerRejection,
     PoderoTokenBackend, Vendor,

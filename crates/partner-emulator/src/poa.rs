@@ -187,10 +187,10 @@ fn authenticate(state: &State, headers: &HeaderMap, form: &Form) -> Result<Clien
 
 /// A form body as JAX-RS hands it to Keycloak: every pair in order, with control characters
 /// removed from the values (§1.2).
-struct Form(Vec<(String, String)>);
+pub(crate) struct Form(Vec<(String, String)>);
 
 impl Form {
-    fn parse(body: &[u8]) -> Self {
+    pub(crate) fn parse(body: &[u8]) -> Self {
         Self(
             form_urlencoded::parse(body)
                 .map(|(name, value)| {
@@ -202,15 +202,20 @@ impl Form {
     }
 
     /// The first value of `name` (`MultivaluedMap.getFirst`).
-    fn first(&self, name: &str) -> Option<&str> {
+    pub(crate) fn first(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(given, _)| given == name)
             .map(|(_, value)| value.as_str())
     }
 
+    /// Every pair, in order.
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// Whether any parameter is given more than once.
-    fn has_duplicates(&self) -> bool {
+    pub(crate) fn has_duplicates(&self) -> bool {
         let mut seen = HashSet::new();
         !self.0.iter().all(|(name, _)| seen.insert(name.as_str()))
     }
@@ -219,7 +224,9 @@ impl Form {
 /// Keycloak's reading of a Basic header (`BasicAuthHelper.RFC6749.parseHeader`): scheme
 /// compared case-insensitively, base64 decoded, split at the first `:`, each half URL-decoded
 /// (§5). `Ok(None)` for a header that is absent or does not decode to `id:secret`.
-fn keycloak_basic(headers: &HeaderMap) -> Result<Option<(String, String)>, MalformedEscape> {
+pub(crate) fn keycloak_basic(
+    headers: &HeaderMap,
+) -> Result<Option<(String, String)>, MalformedEscape> {
     let Some(encoded) = authorization(headers, "basic") else {
         return Ok(None);
     };

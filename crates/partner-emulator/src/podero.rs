@@ -210,7 +210,7 @@ fn authenticate(
 /// `_authenticate_basic_auth`): the scheme exactly `Basic`, base64 decoded leniently as
 /// Python's `base64.b64decode` does, strict UTF-8, split at the first `:`, each half decoded
 /// with Python's `unquote_plus`. `None` for anything else.
-fn dot_basic(headers: &HeaderMap) -> Option<(String, String)> {
+pub(crate) fn dot_basic(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
     if scheme != "Basic" || encoded.is_empty() {
