@@ -182,7 +182,7 @@ pub(crate) fn set_json_field(body: &[u8], name: &str, raw: &str) -> Option<Vec<u
             let close = scanner.at;
             let separator = if members == 0 { "" } else { "," };
             let inserted = format!("{separator}{key}:{raw}");
-            return Some([&body[..close], inserted.as_bytes(), &body[close..]].concat());
+            return Some([body.get(..close)?, inserted.as_bytes(), body.get(close..)?].concat());
         }
         if members > 0 {
             scanner.expect(b',')?;
@@ -197,7 +197,8 @@ pub(crate) fn set_json_field(body: &[u8], name: &str, raw: &str) -> Option<Vec<u
         let value_start = scanner.at;
         let value_end = scanner.skip_value()?;
         if this_key == key.as_bytes() {
-            return Some([&body[..value_start], raw.as_bytes(), &body[value_end..]].concat());
+            let (before, after) = (body.get(..value_start)?, body.get(value_end..)?);
+            return Some([before, raw.as_bytes(), after].concat());
         }
         members += 1;
     }
