@@ -312,9 +312,8 @@ pub(crate) async fn faults(
     let Value::Object(mut request) = parse::<Value>(body)? else {
         return Err(invalid("the body must be a JSON object"));
     };
-    let field = |value: Value| serde_json::from_value(value).map_err(|e| invalid(e.to_string()));
     let endpoint: Endpoint = match request.remove("endpoint") {
-        Some(endpoint) => field(endpoint)?,
+        Some(endpoint) => serde_json::from_value(endpoint).map_err(|e| invalid(e.to_string()))?,
         None => return Err(invalid("missing field `endpoint`")),
     };
     let count: u32 = match request.remove("count") {

@@ -1,12 +1,18 @@
 //! The HTTP server: the router, the layers that count, fault and log requests, and the accept
 //! loop with its connection tasks.
 //!
-//! The loop is ours rather than `axum::serve` for two reasons. A close-connection fault must
-//! drop a connection without a single response byte: each connection task races hyper's
-//! connection future against a per-connection kill signal, and a fault fires that signal and
-//! never answers, so the task drops the connection (and the socket) before anything is
-//! written. And an emulator that is dropped must leave nothing behind: connection tasks live
-//! in a `JoinSet` owned by the server task, so aborting that one task ends them all.
+//! The loop is ours rather than `axum::serve` for two reasons. Some faults must take a
+//! connection away from hyper: to drop it without a single response byte, or to write bytes
+//! hyper would never write (a partial head, a flood of `100 Continue`, two `Content-Length`
+//! headers). Each connection task races hyper's connection future against a per-connection
+//! takeover signal; a fault fires it with an optional [`RawPlan`] and never answers, and the
+//! task then drops the connection, or takes the socket back (`Connection::into_parts`) and
+//! hands it to `wire.rs`. And an emulator that is dropped must leave nothing behind:
+//! connection tasks live in a `JoinSet` owned by the server task, so aborting that one task
+//! ends them all, raw faults included.
+//!
+//! Which fault does what is decided in [`apply`]; the bodies that break clients are built in
+//! `tamper.rs`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
