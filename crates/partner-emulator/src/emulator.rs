@@ -15,8 +15,12 @@ use uuid::Uuid;
 
 use crate::faults::Fault;
 use crate::server;
+use crate::state::vendor_index;
 use crate::state::{Config, State};
-use crate::types::{Counters, Credentials, Endpoint, ListFormat, LoggedRequest, Vendor};
+use crate::types::{
+    Client, Counters, Credentials, Endpoint, ListFormat, LoggedRequest, PoderoBearerRejection,
+    PoderoTokenBackend, Vendor,
+};
 
 /// Podero's documented token lifetime (10 hours).
 const PODERO_LIFETIME: Duration = Duration::from_secs(36_000);
@@ -30,7 +34,8 @@ pub enum EmulatorError {
     /// [`EmulatorBuilder::start`] was called outside a Tokio runtime.
     #[error("the emulator must be started inside a Tokio runtime (with I/O and time enabled)")]
     NoRuntime,
-    /// A client id or secret given to the builder is empty.
+    /// A client id or secret given to the builder or to
+    /// [`Emulator::add_client`] is empty.
     #[error("the {vendor} client id and secret must not be empty")]
     EmptyCredentials {
         /// Whose credentials.
@@ -57,6 +62,10 @@ pub struct EmulatorBuilder {
     poa: Option<Credentials>,
     podero_lifetime: Duration,
     poa_lifetime: Duration,
+    podero_token_backend: PoderoTokenBackend,
+    podero_bearer_rejection: PoderoBearerRejection,
+    revoke_on_new_token: [bool; 2],
+    extra_clients: Vec<(Vendor, Client)>,
 }
 
 impl Default for EmulatorBuilder {
@@ -68,6 +77,10 @@ impl Default for EmulatorBuilder {
             poa: None,
             podero_lifetime: PODERO_LIFETIME,
             poa_lifetime: POA_LIFETIME,
+            podero_token_backend: PoderoTokenBackend::default(),
+            podero_bearer_rejection: PoderoBearerRejection::default(),
+            revoke_on_new_token: [false; 2],
+            extra_clients: Vec::new(),
         }
     }
 }
@@ -116,19 +129,51 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How Podero's token endpoint reads its body (default [`PoderoTokenBackend::Json`]).
+    pub fn podero_token_backend(mut self, backend: PoderoTokenBackend) -> Self {
+        self.podero_token_backend = backend;
+        self
+    }
+
+    /// How Podero's users API answers a missing, unknown, revoked or expired token (default
+    /// [`PoderoBearerRejection::Drf401`]).
+    pub fn podero_bearer_rejection(mut self, rejection: PoderoBearerRejection) -> Self {
+        self.podero_bearer_rejection = rejection;
+        self
+    }
+
+    /// With `true`, each token `vendor` issues makes the same client's earlier tokens invalid,
+    /// as servers that keep one token per client do (default `false` for both vendors).
+    pub fn revoke_on_new_token(mut self, vendor: Vendor, enabled: bool) -> Self {
+        self.revoke_on_new_token[vendor_index(vendor)] = enabled;
+        self
+    }
+
+    /// Registers another client with `vendor`'s token endpoint, besides the main one (see
+    /// [`Client`]); a client with the main client's id replaces it. Builder clients survive
+    /// [`Emulator::reset`].
+    pub fn client(mut self, vendor: Vendor, client: Client) -> Self {
+        self.extra_clients.push((vendor, client));
+        self
+    }
+
     /// Binds the address and starts serving on the current Tokio runtime, which needs I/O and
     /// time enabled (`#[tokio::test]` and `#[tokio::main]` enable both). The emulator serves
     /// only while that runtime runs.
     ///
     /// # Errors
     /// [`EmulatorError::NoRuntime`] outside a Tokio runtime,
-    /// [`EmulatorError::EmptyCredentials`] for an empty client id or secret,
+    /// [`EmulatorError::EmptyCredentials`] for an empty client id or secret (main or extra
+    /// client),
     /// [`EmulatorError::Bind`] if the address cannot be bound.
     pub async fn start(self) -> Result<Emulator, EmulatorError> {
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| EmulatorError::NoRuntime)?;
         let podero = checked(self.podero, Vendor::Podero)?;
         let poa = checked(self.poa, Vendor::Poa)?;
+        if let Some((vendor, _)) = self.extra_clients.iter().find(|(_, c)| c.is_empty()) {
+            return Err(EmulatorError::EmptyCredentials { vendor: *vendor });
+        }
         let bind_error = |source| EmulatorError::Bind {
             addr: self.addr,
             source,
@@ -144,11 +189,16 @@ impl EmulatorBuilder {
             poa,
             podero_lifetime: self.podero_lifetime,
             poa_lifetime: self.poa_lifetime,
+            podero_token_backend: self.podero_token_backend,
+            podero_bearer_rejection: self.podero_bearer_rejection,
+            revoke_on_new_token: self.revoke_on_new_token,
+            extra_clients: self.extra_clients,
         };
         let state = Arc::new(State::new(config));
         let (stop, stopped) = watch::channel(());
         let task = runtime.spawn(server::serve(
             listener,
+            Arc::clone(&state),
             server::router(Arc::clone(&state)),
             stopped,
         ));
@@ -280,6 +330,16 @@ impl Emulator {
         self.state.counters()
     }
 
+    /// How many client connections are open right now: idle keep-alive ones, those of the
+    /// control API and those a fault holds included. It drops as soon as the emulator has
+    /// closed a connection, so a test can wait for it to show that a fault stopped once its
+    /// client went away.
+    pub fn open_connections(&self) -> usize {
+        self.state
+            .open_connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The last requests (at most 1000), oldest first. Control requests are not in it.
     pub fn request_log(&self) -> Vec<LoggedRequest> {
         self.state.request_log()
@@ -290,9 +350,43 @@ impl Emulator {
         self.state.set_list_format(format);
     }
 
-    /// Back to the initial state: faults, counters, log, tokens, clock, token lifetimes (as
-    /// built), JWT lifetime, list format and users are all cleared; credentials, org id and
-    /// address stay.
+    /// Chooses how Podero's token endpoint reads its body from now on.
+    pub fn set_podero_token_backend(&self, backend: PoderoTokenBackend) {
+        self.state.set_podero_token_backend(backend);
+    }
+
+    /// Chooses how Podero's users API answers a missing, unknown, revoked or expired token
+    /// from now on.
+    pub fn set_podero_bearer_rejection(&self, rejection: PoderoBearerRejection) {
+        self.state.set_podero_bearer_rejection(rejection);
+    }
+
+    /// With `true`, each token `vendor` issues from now on makes the same client's earlier
+    /// tokens invalid; with `false`, earlier tokens stay valid (tokens already replaced stay
+    /// invalid).
+    pub fn set_revoke_on_new_token(&self, vendor: Vendor, enabled: bool) {
+        self.state.set_revoke_on_new_token(vendor, enabled);
+    }
+
+    /// Registers a client with `vendor`'s token endpoint, replacing any client with the same
+    /// id (the main one included: its credentials as reported by
+    /// [`podero_credentials`](Self::podero_credentials) do not change). [`reset`](Self::reset)
+    /// removes clients added this way.
+    ///
+    /// # Errors
+    /// [`EmulatorError::EmptyCredentials`] for an empty id or secret; nothing is registered.
+    pub fn add_client(&self, vendor: Vendor, client: Client) -> Result<(), EmulatorError> {
+        if client.is_empty() {
+            return Err(EmulatorError::EmptyCredentials { vendor });
+        }
+        self.state.clients().insert(vendor, client);
+        Ok(())
+    }
+
+    /// Back to the initial state: faults, counters, log, tokens, clock, users and every
+    /// setting (token lifetimes, JWT lifetime, list format, Podero backend and bearer
+    /// rejection, revoke on new token, clients) return to how the emulator was built;
+    /// credentials, org id and address stay.
     pub fn reset(&self) {
         self.state.reset();
     }

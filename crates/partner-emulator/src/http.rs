@@ -1,13 +1,14 @@
 //! Small HTTP helpers shared by the handlers: JSON answers, reading request headers that may
-//! be malformed, and turning body rejections into JSON errors.
+//! be malformed, and the rejection of a request body that could not be read.
 //!
 //! Every value here comes from a client and may be anything: nothing in this module may
-//! panic, and each helper answers `None` or an error response rather than guessing.
+//! panic, and each helper answers `None` or a rejection rather than guessing. It knows nothing
+//! about either vendor.
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
 
@@ -75,28 +76,46 @@ pub(crate) fn authorization<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<
     given.eq_ignore_ascii_case(scheme).then(|| rest.trim())
 }
 
-/// The response for a body the extractor refused: 413 when it was too large, 400 otherwise
-/// (the client hung up mid-body, or sent a broken chunked encoding).
-pub(crate) fn body_rejection(rejection: &BytesRejection) -> Response {
-    match rejection {
-        BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => json(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &json!({
-                "detail": format!("Request body larger than {MAX_BODY_BYTES} bytes."),
-            }),
-        ),
-        _ => json(
-            StatusCode::BAD_REQUEST,
-            &json!({"detail": "The request body could not be read."}),
-        ),
+/// A request body the extractor refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyRejection {
+    /// Larger than [`MAX_BODY_BYTES`]: 413.
+    TooLarge,
+    /// The client hung up mid-body or sent a broken chunked encoding: 400.
+    Unreadable,
+}
+
+impl From<BytesRejection> for BodyRejection {
+    fn from(rejection: BytesRejection) -> Self {
+        match rejection {
+            BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                BodyRejection::TooLarge
+            }
+            _ => BodyRejection::Unreadable,
+        }
     }
 }
 
-/// The body, or the error response to send instead.
-// The error is a ready response; boxing it would only move the allocation elsewhere.
-#[allow(clippy::result_large_err)]
-pub(crate) fn body(extracted: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
-    extracted.map_err(|rejection| body_rejection(&rejection))
+impl IntoResponse for BodyRejection {
+    fn into_response(self) -> Response {
+        match self {
+            BodyRejection::TooLarge => json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &json!({
+                    "detail": format!("Request body larger than {MAX_BODY_BYTES} bytes."),
+                }),
+            ),
+            BodyRejection::Unreadable => json(
+                StatusCode::BAD_REQUEST,
+                &json!({"detail": "The request body could not be read."}),
+            ),
+        }
+    }
+}
+
+/// The body, or why it could not be read.
+pub(crate) fn body(extracted: Result<Bytes, BytesRejection>) -> Result<Bytes, BodyRejection> {
+    extracted.map_err(BodyRejection::from)
 }
 
 #[cfg(test)]

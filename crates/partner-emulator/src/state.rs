@@ -1,13 +1,14 @@
 //! The emulator's shared state: the fixed configuration, the clock, the settings tests change,
-//! the issued tokens, the users, the fault queues, the counters and the request log.
+//! the registered clients, the issued tokens, the users, the fault queues, the counters and the
+//! request log.
 //!
 //! Each part sits behind its own `std::sync::Mutex` (counters are atomics), so a request takes
 //! only the locks it needs, each for a few map operations, and never across an `.await`. A
 //! poisoned lock is used as it is: the data behind every lock stays consistent at each
 //! statement, and taking the emulator down would fail every later test for the wrong reason.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -16,8 +17,11 @@ use uuid::Uuid;
 
 use crate::faults::{Fault, FaultKind, FaultQueues};
 use crate::tokens::TokenStore;
-use crate::types::{Counters, Credentials, Endpoint, ListFormat, LoggedRequest, Vendor};
-use crate::users::UserStore;
+use crate::types::{
+    Client, Counters, Credentials, Endpoint, ListFormat, LoggedRequest, PoderoBearerRejection,
+    PoderoTokenBackend, Vendor,
+};
+use crate::user_store::UserStore;
 
 /// The most log entries kept; older ones are dropped first.
 pub(crate) const LOG_CAPACITY: usize = 1_000;
@@ -33,9 +37,60 @@ pub(crate) struct Config {
     pub(crate) org_id: Uuid,
     pub(crate) podero: Credentials,
     pub(crate) poa: Credentials,
-    /// The lifetimes the emulator started with, restored by a reset.
+    /// What the emulator started with, restored by a reset.
     pub(crate) podero_lifetime: Duration,
     pub(crate) poa_lifetime: Duration,
+    pub(crate) podero_token_backend: PoderoTokenBackend,
+    pub(crate) podero_bearer_rejection: PoderoBearerRejection,
+    /// Per vendor ([`vendor_index`]): whether a new token revokes the client's earlier ones.
+    pub(crate) revoke_on_new_token: [bool; 2],
+    /// Clients registered with the builder besides the main ones.
+    pub(crate) extra_clients: Vec<(Vendor, Client)>,
+}
+
+/// The position of a vendor in per-vendor arrays.
+pub(crate) fn vendor_index(vendor: Vendor) -> usize {
+    match vendor {
+        Vendor::Podero => 0,
+        Vendor::Poa => 1,
+    }
+}
+
+/// The clients each vendor's token endpoint knows, by id.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Clients([HashMap<String, Client>; 2]);
+
+impl Clients {
+    fn initial(config: &Config) -> Self {
+        let mut clients = Self::default();
+        clients.insert(
+            Vendor::Podero,
+            Client::new(
+                config.podero.client_id.as_str(),
+                config.podero.client_secret.as_str(),
+            ),
+        );
+        clients.insert(
+            Vendor::Poa,
+            Client::new(
+                config.poa.client_id.as_str(),
+                config.poa.client_secret.as_str(),
+            ),
+        );
+        for (vendor, client) in &config.extra_clients {
+            clients.insert(*vendor, client.clone());
+        }
+        clients
+    }
+
+    /// Registers `client`, replacing any client of `vendor` with the same id.
+    pub(crate) fn insert(&mut self, vendor: Vendor, client: Client) {
+        self.0[vendor_index(vendor)].insert(client.credentials().client_id.clone(), client);
+    }
+
+    pub(crate) fn get(&self, vendor: Vendor, id: &str) -> Option<&Client> {
+        self.0[vendor_index(vendor)].get(id)
+    }
 }
 
 /// What tests change, and a reset restores.
@@ -45,6 +100,9 @@ pub(crate) struct Settings {
     pub(crate) poa_lifetime: Duration,
     pub(crate) poa_jwt_lifetime: Option<Duration>,
     pub(crate) list_format: ListFormat,
+    pub(crate) podero_token_backend: PoderoTokenBackend,
+    pub(crate) podero_bearer_rejection: PoderoBearerRejection,
+    pub(crate) revoke_on_new_token: [bool; 2],
     /// How far tests moved the clock.
     offset: TimeDelta,
 }
@@ -56,6 +114,9 @@ impl Settings {
             poa_lifetime: config.poa_lifetime,
             poa_jwt_lifetime: None,
             list_format: ListFormat::default(),
+            podero_token_backend: config.podero_token_backend,
+            podero_bearer_rejection: config.podero_bearer_rejection,
+            revoke_on_new_token: config.revoke_on_new_token,
             offset: TimeDelta::zero(),
         }
     }
@@ -64,11 +125,14 @@ impl Settings {
 pub(crate) struct State {
     pub(crate) config: Config,
     settings: Mutex<Settings>,
+    clients: Mutex<Clients>,
     tokens: Mutex<TokenStore>,
     users: Mutex<UserStore>,
     faults: Mutex<FaultQueues>,
     counters: [AtomicU64; Endpoint::ALL.len()],
     log: Mutex<VecDeque<LoggedRequest>>,
+    /// Client connections whose task is running, raw faults included.
+    pub(crate) open_connections: AtomicUsize,
 }
 
 /// Locks `mutex`, using the data even if another thread panicked while holding it.
@@ -87,14 +151,17 @@ pub(crate) fn later(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
 impl State {
     pub(crate) fn new(config: Config) -> Self {
         let settings = Settings::initial(&config);
+        let clients = Clients::initial(&config);
         Self {
             config,
             settings: Mutex::new(settings),
+            clients: Mutex::new(clients),
             tokens: Mutex::new(TokenStore::default()),
             users: Mutex::new(UserStore::default()),
             faults: Mutex::new(FaultQueues::default()),
             counters: Default::default(),
             log: Mutex::new(VecDeque::with_capacity(LOG_CAPACITY)),
+            open_connections: AtomicUsize::new(0),
         }
     }
 
@@ -125,6 +192,22 @@ impl State {
 
     pub(crate) fn set_list_format(&self, format: ListFormat) {
         lock(&self.settings).list_format = format;
+    }
+
+    pub(crate) fn set_podero_token_backend(&self, backend: PoderoTokenBackend) {
+        lock(&self.settings).podero_token_backend = backend;
+    }
+
+    pub(crate) fn set_podero_bearer_rejection(&self, rejection: PoderoBearerRejection) {
+        lock(&self.settings).podero_bearer_rejection = rejection;
+    }
+
+    pub(crate) fn set_revoke_on_new_token(&self, vendor: Vendor, enabled: bool) {
+        lock(&self.settings).revoke_on_new_token[vendor_index(vendor)] = enabled;
+    }
+
+    pub(crate) fn clients(&self) -> MutexGuard<'_, Clients> {
+        lock(&self.clients)
     }
 
     /// Moves the clock forward by `by`, saturating at [`MAX_OFFSET`] in total.
@@ -179,6 +262,7 @@ impl State {
     /// this runs may still count or log themselves afterwards.
     pub(crate) fn reset(&self) {
         *lock(&self.settings) = Settings::initial(&self.config);
+        *lock(&self.clients) = Clients::initial(&self.config);
         lock(&self.tokens).revoke_all();
         *lock(&self.users) = UserStore::default();
         lock(&self.faults).clear();
@@ -201,6 +285,10 @@ mod tests {
             poa: Credentials::generated("poa"),
             podero_lifetime: Duration::from_secs(1),
             poa_lifetime: Duration::from_secs(1),
+            podero_token_backend: PoderoTokenBackend::Json,
+            podero_bearer_rejection: PoderoBearerRejection::Drf401,
+            revoke_on_new_token: [false; 2],
+            extra_clients: Vec::new(),
         })
     }
 

@@ -1,5 +1,6 @@
 //! The public value types the emulator is driven and observed with: [`Endpoint`], [`Vendor`],
-//! [`ListFormat`], [`Counters`], [`LoggedRequest`] and [`Credentials`].
+//! [`ListFormat`], [`Counters`], [`LoggedRequest`], [`Credentials`], [`Client`] and the
+//! server styles [`PoderoTokenBackend`] and [`PoderoBearerRejection`].
 //!
 //! They carry no behaviour beyond naming and (de)serialising themselves; the state that uses
 //! them lives in `state.rs`. Their serde forms are the ones the HTTP control API speaks.
@@ -204,6 +205,98 @@ impl fmt::Debug for Credentials {
             .field("client_secret", &"[redacted]")
             .finish()
     }
+}
+
+/// A client registered with one vendor's token endpoint: its credentials, and whether it may
+/// use the client-credentials grant.
+///
+/// Register extra clients with [`EmulatorBuilder::client`](crate::EmulatorBuilder::client)
+/// or [`Emulator::add_client`](crate::Emulator::add_client). `Debug` hides the secret.
+///
+/// ```
+/// use partner_emulator::Client;
+///
+/// // Any id and secret, e.g. one that naive Basic encoders get wrong.
+/// let awkward = Client::new("a b:c+d/e=f%&é", "a b:c+d/e=f%&é");
+/// // A client whose application does not allow the client-credentials grant.
+/// let forbidden = Client::new("reporting", "s3cret").without_client_credentials_grant();
+/// assert!(!forbidden.allows_client_credentials_grant());
+/// # let _ = awkward;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    credentials: Credentials,
+    client_credentials_grant: bool,
+}
+
+impl Client {
+    /// A client with this id and secret, allowed the client-credentials grant.
+    pub fn new(id: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self {
+            credentials: Credentials {
+                client_id: id.into(),
+                client_secret: secret.into(),
+            },
+            client_credentials_grant: true,
+        }
+    }
+
+    /// The client authenticates, but may not use the client-credentials grant: Podero answers
+    /// `400 {"error":"unauthorized_client"}` (Django OAuth Toolkit), POA `401
+    /// unauthorized_client` "Client not enabled to retrieve service account" (Keycloak).
+    #[must_use]
+    pub fn without_client_credentials_grant(mut self) -> Self {
+        self.client_credentials_grant = false;
+        self
+    }
+
+    /// The client's id and secret.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// Whether the client may use the client-credentials grant.
+    pub fn allows_client_credentials_grant(&self) -> bool {
+        self.client_credentials_grant
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.credentials.client_id.is_empty() || self.credentials.client_secret.is_empty()
+    }
+}
+
+/// How Podero's token endpoint reads its request body: the two backends of Django OAuth
+/// Toolkit (DOT), so a client can be tested against either.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PoderoTokenBackend {
+    /// DOT's `JSONOAuthLibCore` (the default, as Podero documents a JSON body): the body is
+    /// read as a JSON object whatever the `Content-Type`; any other body, a form body
+    /// included, carries no parameters (`"json"` over HTTP).
+    #[default]
+    Json,
+    /// DOT's default `OAuthLibCore`: only an `application/x-www-form-urlencoded` body carries
+    /// parameters; a JSON body has none, so it gets `400 {"error":"unsupported_grant_type"}`
+    /// (`"form"` over HTTP).
+    Form,
+}
+
+/// How Podero's users API answers a missing, unknown, revoked or expired bearer token: the
+/// two ways a Django OAuth Toolkit (DOT) server protects an API.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum PoderoBearerRejection {
+    /// Django REST Framework with DOT's `OAuth2Authentication` (the default): `401
+    /// {"detail":"Authentication credentials were not provided."}` with a `WWW-Authenticate:
+    /// Bearer realm="api"...` challenge (`"drf_401"` over HTTP).
+    #[default]
+    #[serde(rename = "drf_401")]
+    Drf401,
+    /// DOT's own `ProtectedResourceView`: a bare `403` with an empty body and no
+    /// `WWW-Authenticate` (`"protected_resource_403"` over HTTP).
+    #[serde(rename = "protected_resource_403")]
+    ProtectedResource403,
 }
 
 /// Random ASCII letters and digits. `fastrand` is not a cryptographic generator, which is
