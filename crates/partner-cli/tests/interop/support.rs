@@ -15,6 +15,9 @@
 //! OAuth application ([`DotServer::new_client`]).
 //!
 //! It must not know the CLI or the SDK: each suite drives those itself.
+// Waiting for a real server process (start-up, readiness, expiry) is measured on the real
+// clock, with deadlines.
+#![allow(clippy::disallowed_methods)]
 
 // Each including binary uses a different part of this module; progress (the venv build, server
 // start-up times) goes to stderr, which the test harness shows for failures and --nocapture.
