@@ -17,6 +17,17 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "UUID")]
     pub(crate) org_id: Option<String>,
 
+    /// Keeps no token between runs. By default tokens are kept, encrypted, in
+    /// PARTNER_TOKEN_CACHE_DIR (default: $XDG_CACHE_HOME/partner or ~/.cache/partner), so
+    /// repeated commands make one token request per token lifetime.
+    #[arg(long, global = true)]
+    pub(crate) no_token_cache: bool,
+
+    /// Shares tokens through Redis instead of the cache directory (overrides
+    /// PARTNER_REDIS_URL): redis://, rediss:// for TLS.
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) redis_url: Option<String>,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -64,6 +75,9 @@ pub(crate) struct TokenArgs {
     /// Also print the access token itself.
     #[arg(long)]
     pub(crate) show_secret: bool,
+    /// Fetches a new token even if a valid one is kept, and keeps the new one.
+    #[arg(long)]
+    pub(crate) fresh: bool,
 }
 
 #[derive(Debug, Args)]

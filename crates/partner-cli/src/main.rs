@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 mod config;
 mod error;
+mod store;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -54,6 +55,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let overrides = config::Overrides {
         base_url: cli.base_url,
         org_id: cli.org_id,
+        no_token_cache: cli.no_token_cache,
+        redis_url: cli.redis_url,
     };
     match cli.command {
         Command::Demo => commands::demo::run().await,

@@ -10,11 +10,18 @@ use std::time::Duration;
 use partner_emulator::{Emulator, Endpoint};
 use serde_json::Value;
 
-/// The binary with a clean environment (no inherited credentials), plus `vars`.
+/// The binary with a clean environment (no inherited credentials, a token cache directory of
+/// its own unless `vars` names one), plus `vars`.
 fn partner(args: &[&str], vars: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_partner"));
     command.args(args);
+    command.env(
+        "PARTNER_TOKEN_CACHE_DIR",
+        std::env::temp_dir().join(format!("partner-cli-test-{:016x}", fastrand_u64())),
+    );
     for name in [
+        "PARTNER_REDIS_URL",
+        "XDG_CACHE_HOME",
         "PODERO_BASE_URL",
         "PODERO_CLIENT_ID",
         "PODERO_CLIENT_SECRET",
@@ -29,6 +36,14 @@ fn partner(args: &[&str], vars: &[(&str, &str)]) -> Command {
     }
     command.envs(vars.iter().copied());
     command
+}
+
+/// A random number for unique directory names (without a dependency for it).
+fn fastrand_u64() -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(u64::from(std::process::id()));
+    hasher.finish()
 }
 
 /// Runs the binary off the async runtime (the emulator serves on it meanwhile).
@@ -379,4 +394,152 @@ async fn the_emulator_command_prints_exports_that_the_other_commands_use() {
         (85..=90).contains(&expires_in),
         "--podero-token-lifetime 90: {json}"
     );
+}
+
+/// A token cache directory for a test, removed when dropped.
+struct CacheDir(std::path::PathBuf);
+
+impl CacheDir {
+    fn new() -> Self {
+        Self(std::env::temp_dir().join(format!("partner-cli-cache-{:016x}", fastrand_u64())))
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+
+    /// Every byte of every file in it.
+    fn contents(&self) -> Vec<(String, Vec<u8>)> {
+        std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                (name, std::fs::read(entry.path()).unwrap())
+            })
+            .collect()
+    }
+}
+
+impl Drop for CacheDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_share_one_token_through_the_encrypted_cache_directory() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let base = emulator.base_url().to_owned();
+    let cache = CacheDir::new();
+    let mut vars = podero_env(&emulator);
+    vars.push(("PARTNER_TOKEN_CACHE_DIR", cache.path().to_owned()));
+    let vars = borrow(&vars);
+    let token = |args: &'static [&'static str]| {
+        let mut all = vec!["--base-url", base.as_str(), "token", "--vendor", "podero"];
+        all.extend_from_slice(args);
+        all
+    };
+
+    // Two runs of `token`, one of `users list`: one token request.
+    let first = run(&token(&["--show-secret"]), &vars).await;
+    assert!(first.status.success(), "{}", stderr(&first));
+    let first: Value = serde_json::from_str(&stdout(&first)).unwrap();
+    let second = run(&token(&["--show-secret"]), &vars).await;
+    let second: Value = serde_json::from_str(&stdout(&second)).unwrap();
+    assert_eq!(first["access_token"], second["access_token"]);
+    let listed = run(&["--base-url", &base, "users", "list"], &vars).await;
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_eq!(emulator.request_count(Endpoint::PoderoToken), 1);
+
+    // Kept encrypted: no file holds the token or the secret, and only the owner can read.
+    let secret = emulator.podero_credentials().client_secret.clone();
+    let plain = first["access_token"].as_str().unwrap().to_owned();
+    for (name, bytes) in cache.contents() {
+        let text = String::from_utf8_lossy(&bytes);
+        auth_core::test_util::assert_no_secret(&text, &[&plain, &secret]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(cache.0.join(&name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
+    }
+
+    // `--fresh` fetches a new token and keeps it; the next run uses that one.
+    let fresh = run(&token(&["--show-secret", "--fresh"]), &vars).await;
+    let fresh: Value = serde_json::from_str(&stdout(&fresh)).unwrap();
+    assert_ne!(fresh["access_token"], first["access_token"]);
+    let after = run(&token(&["--show-secret"]), &vars).await;
+    let after: Value = serde_json::from_str(&stdout(&after)).unwrap();
+    assert_eq!(after["access_token"], fresh["access_token"]);
+    assert_eq!(emulator.request_count(Endpoint::PoderoToken), 2);
+
+    // `--no-token-cache` neither reads nor writes it.
+    let uncached = run(
+        &[
+            "--no-token-cache",
+            "--base-url",
+            &base,
+            "token",
+            "--vendor",
+            "podero",
+            "--show-secret",
+        ],
+        &vars,
+    )
+    .await;
+    let uncached: Value = serde_json::from_str(&stdout(&uncached)).unwrap();
+    assert_ne!(uncached["access_token"], fresh["access_token"]);
+    assert_eq!(emulator.request_count(Endpoint::PoderoToken), 3);
+    let after = run(&token(&["--show-secret"]), &vars).await;
+    let after: Value = serde_json::from_str(&stdout(&after)).unwrap();
+    assert_eq!(after["access_token"], fresh["access_token"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_revoked_at_the_server_is_dropped_from_the_cache_directory() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let base = emulator.base_url().to_owned();
+    let cache = CacheDir::new();
+    let mut vars = podero_env(&emulator);
+    vars.push(("PARTNER_TOKEN_CACHE_DIR", cache.path().to_owned()));
+    let vars = borrow(&vars);
+    let list = ["--base-url", base.as_str(), "users", "list"];
+    assert!(run(&list, &vars).await.status.success());
+    emulator.revoke_all_tokens();
+    // One 401, one new token, and the run after uses the new one without a 401.
+    for _ in 0..2 {
+        let output = run(&list, &vars).await;
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    assert_eq!(emulator.request_count(Endpoint::PoderoToken), 2);
+    let statuses: Vec<u16> = emulator
+        .request_log()
+        .into_iter()
+        .filter(|entry| entry.endpoint == Some(Endpoint::ListUsers))
+        .map(|entry| entry.status)
+        .collect();
+    assert_eq!(statuses, [200, 401, 200, 200]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unusable_cache_directory_means_no_cache_not_a_failure() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let base = emulator.base_url().to_owned();
+    let file = CacheDir::new();
+    std::fs::write(&file.0, b"a file, not a directory").unwrap();
+    let mut vars = podero_env(&emulator);
+    vars.push(("PARTNER_TOKEN_CACHE_DIR", file.path().to_owned()));
+    let output = run(
+        &["--base-url", &base, "token", "--vendor", "podero"],
+        &borrow(&vars),
+    )
+    .await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+    let _ = std::fs::remove_file(&file.0);
 }

@@ -189,6 +189,12 @@ impl PoaTokenSource {
     }
 }
 
+impl auth_core::HasExchange for PoaTokenSource {
+    fn exchange(&self) -> &ClientCredentials {
+        &self.exchange
+    }
+}
+
 impl TokenSource for PoaTokenSource {
     async fn fetch_token(&self) -> Result<AccessToken, AuthError> {
         Ok(effective_expiry(self.exchange.fetch_token().await?))

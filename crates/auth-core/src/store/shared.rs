@@ -245,6 +245,42 @@ impl<S: TokenSource, St: TokenStore> SharedSource<S, St> {
     }
 }
 
+impl<S: TokenSource, St: TokenStore> SharedSource<S, St> {
+    /// Fetches a new token from the inner source and stores it, whatever the store holds
+    /// (`partner token --fresh`). The store is best effort here: if it fails, the token is
+    /// still returned.
+    ///
+    /// # Errors
+    /// The inner source's error.
+    pub async fn replace(&self) -> Result<AccessToken, AuthError> {
+        let inner = &*self.inner;
+        let context = FetchContext::standalone();
+        let owner = LockOwner::random();
+        let locked = inner.breaker_closed()
+            && matches!(
+                inner
+                    .op(inner.store.try_lock(&inner.key, &owner, inner.lock_ttl))
+                    .await,
+                Ok(true)
+            );
+        bump(&inner.counters.fetches);
+        let token = inner.source.fetch_token_with(&context).await;
+        if let Ok(token) = &token {
+            inner.store_token(&context, token).await;
+        }
+        if locked {
+            let _ = inner.op(inner.store.unlock(&inner.key, &owner)).await;
+        }
+        token
+    }
+}
+
+impl<S: crate::HasExchange, St> crate::HasExchange for SharedSource<S, St> {
+    fn exchange(&self) -> &ClientCredentials {
+        self.inner.source.exchange()
+    }
+}
+
 impl<St: TokenStore> SharedSource<ClientCredentials, St> {
     /// A shared source over a client-credentials exchange, named and keyed by its identity.
     pub fn for_exchange(
@@ -508,22 +544,28 @@ impl<S: TokenSource, St: TokenStore> Inner<S, St> {
         }
         bump(&self.counters.fetches);
         let token = self.fetch_extending(context, owner).await?;
-        let expires_at = context.expires_at(&token);
+        self.store_token(context, &token).await;
+        Ok(token)
+    }
+
+    /// Encrypts and stores `token` (put-if-newer). A store failure here costs the fleet a
+    /// duplicate fetch later, never this token.
+    async fn store_token(&self, context: &FetchContext, token: &AccessToken) {
+        let expires_at = context.expires_at(token);
         let now = self.clock.now();
         let ttl = (expires_at - now).to_std().unwrap_or_default();
         if ttl.is_zero() {
-            return Ok(token);
+            return;
         }
-        let stored = StoredToken::new(&token, expires_at);
+        let stored = StoredToken::new(token, expires_at);
         let Some(envelope) = self.keys.seal(&stored, &self.key.token_key()) else {
-            return Ok(token);
+            return;
         };
         let entry = StoreEntry {
             version: expires_at.timestamp_millis(),
             fingerprint: self.keys.fingerprint(token.expose_secret()),
             envelope,
         };
-        // A store failure here costs the fleet a duplicate fetch later, never this token.
         match self
             .op(self.store.put_if_newer(&self.key, &entry, ttl))
             .await
@@ -531,7 +573,6 @@ impl<S: TokenSource, St: TokenStore> Inner<S, St> {
             Ok(written) => debug!(key = %self.key, written, "token stored"),
             Err(error) => self.trip(&error),
         }
-        Ok(token)
     }
 
     /// Fetches from the inner source, extending the lock while the fetch runs.

@@ -1,36 +1,54 @@
 //! `partner token --vendor podero|poa [--show-secret]`.
 
-use auth_core::{AccessToken, Clock as _, SharedClock, TokenSource as _};
+use auth_core::{
+    AccessToken, AuthError, Clock as _, HasExchange, SharedClock, SourceConfig, Token,
+    TokenSource as _,
+};
 use chrono::SecondsFormat;
 use poa_auth::PoaAuth;
-use podero_auth::{PoderoAuth, SourceConfig as _};
+use podero_auth::PoderoAuth;
 use serde_json::{Map, Value, json};
 
 use super::print_json;
 use crate::cli::{TokenArgs, Vendor};
 use crate::config::Overrides;
 use crate::error::CliError;
+use crate::store::Store;
 
 pub(crate) async fn run(args: TokenArgs, overrides: &Overrides) -> Result<(), CliError> {
+    let store = overrides.store()?;
     let (vendor, token) = match args.vendor {
         Vendor::Podero => {
             let auth = PoderoAuth::from_lookup(overrides.lookup(podero_auth::ENV_BASE_URL))?;
-            let token = auth.into_source()?.fetch_token().await;
-            (
-                "podero",
-                token.map_err(|e| CliError::from_auth(e, Vendor::Podero))?,
-            )
+            ("podero", obtain(auth, store, args.fresh).await)
         }
         Vendor::Poa => {
             let auth = PoaAuth::from_lookup(overrides.lookup(poa_auth::ENV_BASE_URL))?;
-            let token = auth.into_source()?.fetch_token().await;
-            (
-                "poa",
-                token.map_err(|e| CliError::from_auth(e, Vendor::Poa))?,
-            )
+            ("poa", obtain(auth, store, args.fresh).await)
         }
     };
+    let token = token.map_err(|e| CliError::from_auth(e, args.vendor))?;
     print_json(&describe(vendor, &token, args.show_secret))
+}
+
+/// A token: the one the store keeps if it is fresh enough (unless `fresh`), else a new one,
+/// which the store then keeps for the next run.
+async fn obtain<C>(config: C, store: Option<Store>, fresh: bool) -> Result<Token, AuthError>
+where
+    C: SourceConfig,
+    C::Source: HasExchange,
+{
+    match store {
+        Some(store) => {
+            let cache = config.shared(store).into_cache()?;
+            if fresh {
+                let token = cache.source().replace().await?;
+                return Ok(Token::new(token));
+            }
+            cache.token().await
+        }
+        None => Ok(Token::new(config.into_source()?.fetch_token().await?)),
+    }
 }
 
 /// The token as JSON: type, scope, and the effective expiry (for POA, a JWT `exp` earlier than

@@ -14,7 +14,10 @@ use serde_json::Value;
 use crate::support::{Credentials, DotServer, percent_encode};
 
 /// Variables the binary reads that no test may inherit from the environment.
-const CLEARED: [&str; 10] = [
+const CLEARED: [&str; 13] = [
+    "PARTNER_TOKEN_CACHE_DIR",
+    "PARTNER_REDIS_URL",
+    "XDG_CACHE_HOME",
     "PODERO_BASE_URL",
     "PODERO_CLIENT_ID",
     "PODERO_CLIENT_SECRET",
@@ -28,11 +31,24 @@ const CLEARED: [&str; 10] = [
 ];
 
 /// The `partner` binary configured for one server, application and organisation.
+///
+/// Its runs share a token cache directory of their own, as one user's runs do: the second run
+/// reuses the first run's token while it is fresh.
 pub(crate) struct Partner<'a> {
     server: &'a DotServer,
     credentials: Credentials,
     org_id: String,
     vars: Vec<(String, String)>,
+    cache_dir: CacheDir,
+}
+
+/// A token cache directory, removed when dropped.
+struct CacheDir(std::path::PathBuf);
+
+impl Drop for CacheDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// What a run printed and how it ended.
@@ -51,6 +67,10 @@ impl<'a> Partner<'a> {
             credentials: credentials.clone(),
             org_id: uuid::Uuid::new_v4().hyphenated().to_string(),
             vars: Vec::new(),
+            cache_dir: CacheDir(
+                std::env::temp_dir()
+                    .join(format!("partner-interop-{}", uuid::Uuid::new_v4().simple())),
+            ),
         }
     }
 
@@ -105,7 +125,8 @@ impl<'a> Partner<'a> {
             .env("PODERO_BASE_URL", self.server.base_url())
             .env("PODERO_CLIENT_ID", &self.credentials.client_id)
             .env("PODERO_CLIENT_SECRET", &self.credentials.client_secret)
-            .env("PODERO_ORG_ID", &self.org_id);
+            .env("PODERO_ORG_ID", &self.org_id)
+            .env("PARTNER_TOKEN_CACHE_DIR", &self.cache_dir.0);
         if let Some(filter) = rust_log {
             command.env("RUST_LOG", filter);
         }

@@ -95,11 +95,18 @@ fn special_secret(variant: Variant) {
         .run(&["users", "get", &uuid::Uuid::new_v4().to_string()])
         .assert_code(4);
 
-    // An application of its own with the same secret: three runs, three tokens.
+    // An application of its own with the same secret: three runs share one token through
+    // the token cache directory; without it, three runs fetch three.
     let client = server.new_client_with_secret(SPECIAL);
     let partner = Partner::new(server, &client);
     for _ in 0..3 {
         partner.run(&["users", "list"]).ok_json();
+    }
+    assert_eq!(server.tokens_of(&client.client_id).len(), 1);
+    for _ in 0..2 {
+        partner
+            .run(&["--no-token-cache", "users", "list"])
+            .ok_json();
     }
     assert_eq!(server.tokens_of(&client.client_id).len(), 3);
 }

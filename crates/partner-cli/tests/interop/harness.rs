@@ -14,7 +14,9 @@ fn a_dedicated_server_lists_tokens_both_ways_and_stops_when_dropped() {
     );
     let partner = Partner::new(&server, &server.client);
     partner.run(&["token", "--vendor", "podero"]).ok_json();
-    partner.run(&["users", "list"]).ok_json();
+    partner
+        .run(&["--no-token-cache", "users", "list"])
+        .ok_json();
 
     let mut by_http = server.stored_tokens();
     let mut by_command = server.tokens_by_management_command();

@@ -103,11 +103,34 @@ impl PoderoClient {
     /// [`ConfigError`] for an invalid configuration.
     pub fn from_auth(auth: PoderoAuth, org_id: OrgId) -> Result<Self, ConfigError> {
         let base = auth.base_url()?;
-        let tokens = auth.into_cache()?;
-        // The token exchange's HTTP client (the caller's, if the configuration had one)
-        // serves the API calls too; the clock comes with the token provider.
-        let http = tokens.source().http_client().clone();
-        let api = AuthenticatedClient::builder(base.as_str(), tokens)
+        Self::from_cache(base.as_str(), auth.into_cache()?, org_id)
+    }
+
+    /// As [`from_auth`](Self::from_auth), with a shared token store in front of the exchange
+    /// (feature `store`): one token for every process that shares `store`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for an invalid configuration.
+    #[cfg(feature = "store")]
+    pub fn from_auth_shared<St: auth_core::store::TokenStore>(
+        auth: PoderoAuth,
+        store: St,
+        org_id: OrgId,
+    ) -> Result<Self, ConfigError> {
+        let base = auth.base_url()?;
+        Self::from_cache(base.as_str(), auth.shared(store).into_cache()?, org_id)
+    }
+
+    /// A client over a token cache of a client-credentials exchange: the exchange's HTTP
+    /// client (the caller's, if the configuration had one) serves the API calls too, and the
+    /// clock comes with the token provider.
+    fn from_cache<S: auth_core::TokenSource + auth_core::HasExchange>(
+        base: &str,
+        tokens: auth_core::TokenCache<S>,
+        org_id: OrgId,
+    ) -> Result<Self, ConfigError> {
+        let http = tokens.source().exchange().http_client().clone();
+        let api = AuthenticatedClient::builder(base, tokens)
             .http_client(http)
             .refresh_on_forbidden(true)
             .build()?;
