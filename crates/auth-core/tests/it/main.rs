@@ -7,5 +7,6 @@ mod cache_runtimes;
 mod cache_timing;
 mod exchange;
 mod parsing;
+mod published;
 mod secrets;
 mod support;
