@@ -1,7 +1,7 @@
 //! Project automation, run as `cargo xtask <command>` (see `.cargo/config.toml`).
 //!
 //! - `verify`: every check CI runs, in order, stopping at the first failure.
-//! - `fixtures`: the vendor fixture replay (a step of `verify`).
+//! - `fixtures`: the vendor fixture replay tests, alone (`verify`'s test step runs them too).
 //! - `readme`: the README's `partner` commands exist (a step of `verify`).
 //!
 //! Shell calls read like the commands a person would type; each step says what it runs.
@@ -19,15 +19,15 @@ mod verify;
 mod tidy;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
 const HELP: &str = "\
 usage: cargo xtask <command>
 
 commands:
   verify    fmt, clippy (warnings denied), tests, docs (warnings denied), fixture checks
-  fixtures  replay fixtures/<vendor>/ through the adapters (INSTA_UPDATE=always to accept
-            new snapshots)
+  fixtures  run the vendor fixture replay tests and count the fixtures replayed
+            (INSTA_UPDATE=always to accept new snapshots)
   readme    check that every `partner` command the README shows exists
 ";
 
@@ -53,6 +53,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo <args>`, run in the workspace root.
+fn cargo(args: &[&str]) -> Command {
+    let mut command = Command::new("cargo");
+    command.args(args).current_dir(project_root());
+    command
 }
 
 /// The workspace root.

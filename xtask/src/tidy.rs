@@ -78,7 +78,8 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
         ],
         &[],
     ),
-    ("xtask", &["auth-core", "poa-auth", "podero-auth"], &[]),
+    // Project automation runs cargo; it links none of the crates it checks.
+    ("xtask", &[], &[]),
 ];
 
 #[test]
@@ -131,66 +132,4 @@ fn every_crate_has_crate_docs() {
             );
         }
     }
-}
-
-/// The credentials the vendors' documents use as placeholders: the only ones fixtures may hold.
-const PLACEHOLDERS: [&str; 4] = [
-    "your_client_id",
-    "your_client_secret",
-    "<client_id>",
-    "<client_secret>",
-];
-
-#[test]
-fn fixtures_hold_only_the_documented_placeholder_credentials() {
-    use crate::fixtures::{Vendor, files, read_json};
-    let mut seen = 0;
-    for vendor in Vendor::ALL {
-        for path in files(vendor, "").expect("fixture directory") {
-            let fixture = read_json(&path).expect("fixture JSON");
-            let label = path.display().to_string();
-            // Configured credentials.
-            for key in ["client_id", "client_secret"] {
-                if let Some(value) = fixture["config"][key].as_str() {
-                    assert!(
-                        PLACEHOLDERS.contains(&value),
-                        "{label}: config.{key} {value:?}"
-                    );
-                    seen += 1;
-                }
-            }
-            // Credentials on the wire: the Basic header and form pairs.
-            if let Some(basic) = fixture["request"]["headers"]["authorization"].as_str() {
-                let encoded = basic.strip_prefix("Basic ").expect("Basic header");
-                let decoded =
-                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded)
-                        .map(|bytes| String::from_utf8(bytes).expect("UTF-8 credentials"))
-                        .expect("base64 credentials");
-                let (id, secret) = decoded.split_once(':').expect("id:secret");
-                assert!(PLACEHOLDERS.contains(&id), "{label}: Basic id {id:?}");
-                assert!(
-                    PLACEHOLDERS.contains(&secret),
-                    "{label}: Basic secret {secret:?}"
-                );
-            }
-            if let Some(pairs) = fixture["request"]["body"]["form"].as_array() {
-                for pair in pairs {
-                    let (key, value) = (
-                        pair[0].as_str().expect("key"),
-                        pair[1].as_str().expect("value"),
-                    );
-                    if key.starts_with("client_") {
-                        assert!(
-                            PLACEHOLDERS.contains(&value),
-                            "{label}: form {key}={value:?}"
-                        );
-                    }
-                }
-            }
-        }
-    }
-    assert!(
-        seen > 0,
-        "no fixture credentials found: is fixtures/ empty?"
-    );
 }
