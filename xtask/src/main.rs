@@ -2,7 +2,6 @@
 //!
 //! - `verify`: every check CI runs, in order, stopping at the first failure.
 //! - `fixtures`: the vendor fixture replay tests, alone (`verify`'s test step runs them too).
-//! - `readme`: the README's `partner` commands exist (a step of `verify`).
 //!
 //! Shell calls read like the commands a person would type; each step says what it runs.
 
@@ -12,7 +11,6 @@
 #![allow(clippy::disallowed_methods)]
 
 mod fixtures;
-mod readme;
 mod verify;
 
 #[cfg(test)]
@@ -28,7 +26,6 @@ commands:
   verify    fmt, clippy (warnings denied), tests, docs (warnings denied), fixture checks
   fixtures  run the vendor fixture replay tests and count the fixtures replayed
             (INSTA_UPDATE=always to accept new snapshots)
-  readme    check that every `partner` command the README shows exists
 ";
 
 fn main() -> ExitCode {
@@ -36,7 +33,6 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("verify") => verify::run(),
         Some("fixtures") => fixtures::run(),
-        Some("readme") => readme::run(),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())

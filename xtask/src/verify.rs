@@ -82,20 +82,18 @@ pub(crate) fn run() -> Result<()> {
             step_started.elapsed().as_secs_f64()
         );
     }
-    // The fixture replay and the README check run in child processes of this very binary,
-    // with the same `INSTA_UPDATE=no` environment as the test step.
+    // The fixture replay runs in a child process of this very binary, with the same
+    // `INSTA_UPDATE=no` environment as the test step.
     let xtask = std::env::current_exe().context("locating the xtask binary")?;
-    for step in ["fixtures", "readme"] {
-        println!("\n==> [{step}] cargo xtask {step}");
-        let status = Command::new(&xtask)
-            .arg(step)
-            .env("INSTA_UPDATE", "no")
-            .current_dir(&root)
-            .status()
-            .with_context(|| format!("step `{step}`: could not run `cargo xtask {step}`"))?;
-        if !status.success() {
-            bail!("step `{step}` failed: `cargo xtask {step}` exited with {status}");
-        }
+    println!("\n==> [fixtures] cargo xtask fixtures");
+    let status = Command::new(&xtask)
+        .arg("fixtures")
+        .env("INSTA_UPDATE", "no")
+        .current_dir(&root)
+        .status()
+        .context("step `fixtures`: could not run `cargo xtask fixtures`")?;
+    if !status.success() {
+        bail!("step `fixtures` failed: `cargo xtask fixtures` exited with {status}");
     }
     println!(
         "\nverify: all steps passed in {:.0}s",
