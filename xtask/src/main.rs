@@ -1,7 +1,11 @@
 //! Project automation, run as `cargo xtask <command>` (see `.cargo/config.toml`).
 //!
 //! - `verify`: every check CI runs, in order, stopping at the first failure.
+//! - `features`: each crate compiles with each of its features alone, none and all (a step of
+//!   `verify`).
 //! - `fixtures`: the vendor fixture replay tests, alone (`verify`'s test step runs them too).
+//!
+//! The tidy tests (`cargo test -p xtask`, `tidy.rs`) check the codebase itself.
 //!
 //! Shell calls read like the commands a person would type; each step says what it runs.
 
@@ -10,6 +14,7 @@
 // xtask times its steps on the wall clock; the one-clock rule is for the libraries.
 #![allow(clippy::disallowed_methods)]
 
+mod features;
 mod fixtures;
 mod verify;
 
@@ -23,7 +28,9 @@ const HELP: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  verify    fmt, clippy (warnings denied), tests, docs (warnings denied), fixture checks
+  verify    fmt, clippy (warnings denied), the feature matrix, tests (tidy tests, fixture
+            replay and README check included), docs (warnings denied); all with --locked
+  features  cargo check each crate with each feature alone, with none and with all
   fixtures  run the vendor fixture replay tests and count the fixtures replayed
             (INSTA_UPDATE=always to accept new snapshots)
 ";
@@ -32,6 +39,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("verify") => verify::run(),
+        Some("features") => features::run(),
         Some("fixtures") => fixtures::run(),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
