@@ -33,18 +33,11 @@ pub(crate) fn run() -> Result<()> {
     Ok(())
 }
 
-/// The step `cargo xtask verify` runs before the tests; self-contained so that verify's
-/// sequence can be rearranged around it.
-pub(crate) fn verify_step() -> Result<()> {
-    println!("\n==> [interop-env] cargo xtask interop-env");
-    run().context("step `interop-env` failed")
-}
-
 /// Cargo's target directory (honouring `CARGO_TARGET_DIR` and `build.target-dir`), where the
 /// tests look for the virtualenv too.
 fn target_dir() -> Result<std::path::PathBuf> {
     let output = Command::new("cargo")
-        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .args(["metadata", "--locked", "--format-version", "1", "--no-deps"])
         .current_dir(project_root())
         .output()
         .context("running `cargo metadata`")?;

@@ -1,10 +1,13 @@
 //! Project automation, run as `cargo xtask <command>` (see `.cargo/config.toml`).
 //!
 //! - `verify`: every check CI runs, in order, stopping at the first failure.
-//! - `fixtures`: the vendor fixture replay (a step of `verify`).
-//! - `readme`: the README's `partner` commands exist (a step of `verify`).
+//! - `features`: each crate compiles with each of its features alone, none and all (a step of
+//!   `verify`).
+//! - `fixtures`: the vendor fixture replay tests, alone (`verify`'s test step runs them too).
 //! - `interop-env`: the Python virtualenv with the real django-oauth-toolkit that the interop
 //!   tests run (a step of `verify`, before the tests).
+//!
+//! The tidy tests (`cargo test -p xtask`, `tidy.rs`) check the codebase itself.
 //!
 //! Shell calls read like the commands a person would type; each step says what it runs.
 
@@ -13,36 +16,37 @@
 // xtask times its steps on the wall clock; the one-clock rule is for the libraries.
 #![allow(clippy::disallowed_methods)]
 
+mod features;
 mod fixtures;
 mod interop;
-mod readme;
 mod verify;
 
 #[cfg(test)]
 mod tidy;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
 const HELP: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  verify    fmt, clippy (warnings denied), tests, docs (warnings denied), fixture checks
-  fixtures  replay fixtures/<vendor>/ through the adapters (INSTA_UPDATE=always to accept
-            new snapshots)
-  readme    check that every `partner` command the README shows exists
+  verify    fmt, clippy (warnings denied), the feature matrix, tests (tidy tests, fixture
+            replay and README check included), docs (warnings denied); all with --locked
+  features  cargo check each crate with each feature alone, with none and with all
+  fixtures  run the vendor fixture replay tests and count the fixtures replayed
+            (INSTA_UPDATE=always to accept new snapshots)
   interop-env
-            build target/interop/venv (python3 -m venv, pip install -r
-            interop/dot/requirements.txt) unless it is up to date
+            build (or check) the Python virtualenv with django-oauth-toolkit the interop
+            tests run
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("verify") => verify::run(),
+        Some("features") => features::run(),
         Some("fixtures") => fixtures::run(),
-        Some("readme") => readme::run(),
         Some("interop-env") => interop::run(),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
@@ -60,6 +64,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo <args>`, run in the workspace root.
+fn cargo(args: &[&str]) -> Command {
+    let mut command = Command::new("cargo");
+    command.args(args).current_dir(project_root());
+    command
 }
 
 /// The workspace root.

@@ -1,6 +1,12 @@
-//! Tidy tests: `cargo test` also checks the codebase itself (rust-analyzer's habit).
+//! Tidy tests: `cargo test` also checks the codebase itself (rust-analyzer's habit): the
+//! layering, crate docs, the `rust-version` against the toolchain, the size of test files,
+//! `--locked` in the `cargo xtask` alias, and (in `deps`) every dependency's license and
+//! duplicate versions.
+
+mod deps;
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -78,7 +84,8 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
         ],
         &[],
     ),
-    ("xtask", &["auth-core", "poa-auth", "podero-auth"], &[]),
+    // Project automation runs cargo; it links none of the crates it checks.
+    ("xtask", &[], &[]),
 ];
 
 #[test]
@@ -133,64 +140,157 @@ fn every_crate_has_crate_docs() {
     }
 }
 
-/// The credentials the vendors' documents use as placeholders: the only ones fixtures may hold.
-const PLACEHOLDERS: [&str; 4] = [
-    "your_client_id",
-    "your_client_secret",
-    "<client_id>",
-    "<client_secret>",
-];
+/// `rustc -vV` of the toolchain running these tests: the `rustc` next to the `cargo` that
+/// built them (rustup installs them side by side), else the one on `PATH`.
+fn rustc_verbose() -> String {
+    let beside_cargo = Path::new(env!("CARGO")).with_file_name("rustc");
+    let rustc = if beside_cargo.exists() {
+        beside_cargo
+    } else {
+        PathBuf::from("rustc")
+    };
+    let output = Command::new(&rustc)
+        .arg("-vV")
+        .current_dir(project_root())
+        .output()
+        .expect("rustc -vV runs");
+    assert!(output.status.success(), "rustc -vV failed");
+    String::from_utf8(output.stdout).expect("rustc -vV prints UTF-8")
+}
+
+/// `1.95` or `1.95.0` as `(1, 95, 0)`.
+fn version_triple(version: &str) -> (u32, u32, u32) {
+    let mut parts = version
+        .split(['-', ' '])
+        .next()
+        .unwrap_or(version)
+        .split('.')
+        .map(|part| part.parse::<u32>().expect("a numeric version part"));
+    let mut next = || parts.next().unwrap_or(0);
+    (next(), next(), next())
+}
+
+/// The root `Cargo.toml` declares `rust-version` once, every crate inherits it (no crate claims
+/// an older toolchain), and the toolchain running these tests (the one `cargo xtask verify`
+/// builds and tests with) is at least that version: what is declared is what is verified.
+#[test]
+fn rust_version_is_the_verified_toolchain() {
+    let metadata = metadata();
+    let declared: BTreeSet<String> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|package| {
+            let name = package["name"].as_str().expect("name");
+            package["rust_version"]
+                .as_str()
+                .unwrap_or_else(|| {
+                    panic!("{name} declares no rust-version: inherit the workspace's")
+                })
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        declared.len(),
+        1,
+        "every crate inherits the workspace's rust-version, found {declared:?}"
+    );
+    let declared = declared.into_iter().next().expect("one version");
+    let verbose = rustc_verbose();
+    let running = verbose
+        .lines()
+        .find_map(|line| line.strip_prefix("release: "))
+        .expect("rustc -vV names its release");
+    assert!(
+        version_triple(running) >= version_triple(&declared),
+        "rust-version is {declared}, but this toolchain is {running}: it cannot verify it"
+    );
+}
 
 #[test]
-fn fixtures_hold_only_the_documented_placeholder_credentials() {
-    use crate::fixtures::{Vendor, files, read_json};
-    let mut seen = 0;
-    for vendor in Vendor::ALL {
-        for path in files(vendor, "").expect("fixture directory") {
-            let fixture = read_json(&path).expect("fixture JSON");
-            let label = path.display().to_string();
-            // Configured credentials.
-            for key in ["client_id", "client_secret"] {
-                if let Some(value) = fixture["config"][key].as_str() {
-                    assert!(
-                        PLACEHOLDERS.contains(&value),
-                        "{label}: config.{key} {value:?}"
-                    );
-                    seen += 1;
-                }
-            }
-            // Credentials on the wire: the Basic header and form pairs.
-            if let Some(basic) = fixture["request"]["headers"]["authorization"].as_str() {
-                let encoded = basic.strip_prefix("Basic ").expect("Basic header");
-                let decoded =
-                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded)
-                        .map(|bytes| String::from_utf8(bytes).expect("UTF-8 credentials"))
-                        .expect("base64 credentials");
-                let (id, secret) = decoded.split_once(':').expect("id:secret");
-                assert!(PLACEHOLDERS.contains(&id), "{label}: Basic id {id:?}");
-                assert!(
-                    PLACEHOLDERS.contains(&secret),
-                    "{label}: Basic secret {secret:?}"
-                );
-            }
-            if let Some(pairs) = fixture["request"]["body"]["form"].as_array() {
-                for pair in pairs {
-                    let (key, value) = (
-                        pair[0].as_str().expect("key"),
-                        pair[1].as_str().expect("value"),
-                    );
-                    if key.starts_with("client_") {
-                        assert!(
-                            PLACEHOLDERS.contains(&value),
-                            "{label}: form {key}={value:?}"
-                        );
-                    }
-                }
-            }
+fn versions_compare_numerically() {
+    assert_eq!(version_triple("1.95"), (1, 95, 0));
+    assert_eq!(version_triple("1.95.0"), (1, 95, 0));
+    assert_eq!(version_triple("1.96.0-nightly"), (1, 96, 0));
+    assert!(version_triple("1.100.0") > version_triple("1.95"));
+}
+
+/// The most lines a file under `crates/*/tests/` may have: past that, split it by area.
+const TEST_FILE_LINES: usize = 600;
+
+/// Test files allowed over [`TEST_FILE_LINES`], each with the reason. An entry that no longer
+/// exists or fits fails the test, so the list only shrinks.
+const LONG_TEST_FILES: &[(&str, &str)] = &[];
+
+#[test]
+fn test_files_stay_short() {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(project_root().join("crates")).expect("crates/") {
+        let tests = entry.expect("crates/ entry").path().join("tests");
+        if tests.is_dir() {
+            rust_files(&tests, &mut files);
         }
     }
     assert!(
-        seen > 0,
-        "no fixture credentials found: is fixtures/ empty?"
+        !files.is_empty(),
+        "no test files found under crates/*/tests"
+    );
+    let mut problems = Vec::new();
+    for path in &files {
+        let relative = path
+            .strip_prefix(project_root())
+            .expect("under the root")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let lines = std::fs::read_to_string(path)
+            .expect("a readable test file")
+            .lines()
+            .count();
+        let allowed = LONG_TEST_FILES.iter().any(|(file, _)| *file == relative);
+        if lines > TEST_FILE_LINES && !allowed {
+            problems.push(format!(
+                "{relative}: {lines} lines, over {TEST_FILE_LINES}: split it by area"
+            ));
+        }
+        if lines <= TEST_FILE_LINES && allowed {
+            problems.push(format!(
+                "{relative}: {lines} lines now: remove it from LONG_TEST_FILES"
+            ));
+        }
+    }
+    for (file, _) in LONG_TEST_FILES {
+        if !project_root().join(file).exists() {
+            problems.push(format!(
+                "{file} no longer exists: remove it from LONG_TEST_FILES"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("a readable directory") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, files);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+}
+
+/// `cargo xtask` builds xtask with `--locked`, like every cargo step of `verify`, so CI never
+/// rewrites the lock file.
+#[test]
+fn the_xtask_alias_is_locked() {
+    let config = std::fs::read_to_string(project_root().join(".cargo/config.toml"))
+        .expect(".cargo/config.toml");
+    let alias = config
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("xtask = "))
+        .expect("an xtask alias");
+    assert!(
+        alias.starts_with("\"run --locked "),
+        "the xtask alias must start `run --locked`: {alias}"
     );
 }

@@ -5,10 +5,18 @@
 //!   script of results.
 //! - [`TokioClock`]: a clock that follows Tokio's time, so tests under
 //!   `tokio::time::pause` (auto-advance) see the cache and the source move together.
-//! - [`secret_forms`] and [`assert_no_secret`]: scan output for a secret in every encoding a
-//!   server or a log might carry it in.
+//! - [`secret_forms`], [`assert_no_secret`] and [`assert_prints_no_secret`]: scan output for a
+//!   secret in every encoding a server or a log might carry it in.
+//! - [`env_lookup`]: a fixed environment for the vendors' `from_lookup` loaders.
+//! - [`describe_outcome`] and [`describe_config_error`]: one-line descriptions that
+//!   table-driven tests compare with the expected text of a row.
+//! - [`wire`]: token endpoints on loopback (wiremock), the request they received, Basic
+//!   credentials, and credentials that exercise RFC 6749's form encoding.
+//! - [`fixture`]: replaying the vendor fixtures (`fixtures/<vendor>/*.json`).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::ffi::OsString;
+use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -20,9 +28,12 @@ use tokio::sync::watch;
 
 pub use crate::clock::ManualClock;
 use crate::clock::{Clock, SharedClock};
-use crate::error::AuthError;
+use crate::error::{AuthError, ConfigError};
 use crate::provider::TokenSource;
 use crate::token::AccessToken;
+
+pub mod fixture;
+pub mod wire;
 
 /// A token source that counts its calls, can be held open until released, and returns
 /// scripted results (after the script, tokens `token-<n>` living `lifetime`, obtained at the
@@ -250,4 +261,60 @@ pub fn assert_no_secret(text: &str, secrets: &[&str]) {
             );
         }
     }
+}
+
+/// Fails if `value`'s `Display`, `Debug` or alternate `Debug` output contains any of `secrets`
+/// in any form of [`secret_forms`]: for errors and configurations that hold a secret.
+#[track_caller]
+pub fn assert_prints_no_secret(
+    value: &(impl fmt::Display + fmt::Debug + ?Sized),
+    secrets: &[&str],
+) {
+    assert_no_secret(&format!("{value} | {value:?} | {value:#?}"), secrets);
+}
+
+/// An environment holding exactly `pairs`, as the lookup function the vendors' `from_lookup`
+/// loaders take (tests never touch the process environment).
+pub fn env_lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> + use<> {
+    let vars: HashMap<String, OsString> = pairs
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), OsString::from(value)))
+        .collect();
+    move |name| vars.get(name).cloned()
+}
+
+/// A token exchange's outcome in one line, for table-driven tests: `token`, or the error's
+/// kind ([`fixture::error_kind`]), its RFC 6749 code and description if the server sent one,
+/// and whether it is retryable, e.g.
+/// `rejected_credentials InvalidClient Some("Invalid client credentials"), not retryable`.
+pub fn describe_outcome(result: &Result<AccessToken, AuthError>) -> String {
+    let error = match result {
+        Ok(_) => return "token".to_owned(),
+        Err(error) => error,
+    };
+    let oauth = match error {
+        AuthError::RejectedCredentials {
+            error: Some(oauth), ..
+        }
+        | AuthError::OAuth { error: oauth, .. } => {
+            format!(" {:?} {:?}", oauth.error, oauth.error_description)
+        }
+        _ => String::new(),
+    };
+    let retryable = if error.is_retryable() { "" } else { "not " };
+    format!(
+        "{}{oauth}, {retryable}retryable",
+        fixture::error_kind(error)
+    )
+}
+
+/// A configuration error in one line, for table-driven tests: its variant and its message,
+/// e.g. `MissingEnv: environment variable PODERO_CLIENT_SECRET is not set`.
+pub fn describe_config_error(error: &ConfigError) -> String {
+    let debug = format!("{error:?}");
+    let variant: String = debug
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    format!("{variant}: {error}")
 }

@@ -3,16 +3,13 @@
 
 use std::time::Duration;
 
+use auth_core::test_util::wire::{AWKWARD, AWKWARD_FORM_ENCODED, header, only_request};
 use auth_core::{
     AuthError, BodyEncoding, ClientAuth, ClientCredentials, ConfigError, ManualClock,
     OAuthErrorCode, RetryPolicy, TokenSource, TokenUrl, TransportKind,
 };
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-
-/// Credentials with every character RFC 6749 section 2.3.1's encoding has to handle.
-const AWKWARD: &str = "a b:c+d/e=f%&é";
-const AWKWARD_ENCODED: &str = "a+b%3Ac%2Bd%2Fe%3Df%25%26%C3%A9";
 
 fn token_body() -> serde_json::Value {
     serde_json::json!({
@@ -51,16 +48,6 @@ async fn fetch_error(response: ResponseTemplate, expect: u64) -> (AuthError, Man
     (error, clock)
 }
 
-async fn single_request(server: &MockServer) -> Request {
-    let mut requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 1, "expected exactly one request");
-    requests.remove(0)
-}
-
-fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
-    request.headers.get(name).map(|v| v.to_str().unwrap())
-}
-
 /// The wire shape without the credentials, for snapshots.
 fn shape(request: &Request) -> String {
     let mut names: Vec<_> = request
@@ -82,7 +69,7 @@ fn shape(request: &Request) -> String {
         .collect();
     let body = String::from_utf8(request.body.clone())
         .unwrap()
-        .replace(AWKWARD_ENCODED, "[credential]")
+        .replace(AWKWARD_FORM_ENCODED, "[credential]")
         .replace(AWKWARD, "[credential]");
     format!(
         "{} {}\n{}\n\n{body}",
@@ -109,10 +96,10 @@ async fn basic_auth_with_json_body_is_byte_exact() {
     let token = source.fetch_token().await.unwrap();
     assert_eq!(token.expose_secret(), "PaZDOD5UwzbGOFsQr34LQ7JUYOj3yK");
 
-    let request = single_request(&server).await;
+    let request = only_request(&server).await;
     let expected = format!(
         "Basic {}",
-        base64_encode(&format!("{AWKWARD_ENCODED}:{AWKWARD_ENCODED}"))
+        base64_encode(&format!("{AWKWARD_FORM_ENCODED}:{AWKWARD_FORM_ENCODED}"))
     );
     assert_eq!(header(&request, "authorization"), Some(expected.as_str()));
     assert_eq!(request.body, br#"{"grant_type":"client_credentials"}"#);
@@ -142,12 +129,12 @@ async fn body_credentials_with_form_body_are_byte_exact() {
         .build()
         .unwrap();
     source.fetch_token().await.unwrap();
-    let request = single_request(&server).await;
+    let request = only_request(&server).await;
     assert_eq!(header(&request, "authorization"), None);
     assert_eq!(
         String::from_utf8(request.body.clone()).unwrap(),
         format!(
-            "client_id={AWKWARD_ENCODED}&client_secret={AWKWARD_ENCODED}\
+            "client_id={AWKWARD_FORM_ENCODED}&client_secret={AWKWARD_FORM_ENCODED}\
              &grant_type=client_credentials&scope=read+write&audience=partners"
         )
     );
@@ -176,7 +163,7 @@ async fn extra_headers_are_sent() {
         .build()
         .unwrap();
     source.fetch_token().await.unwrap();
-    let request = single_request(&server).await;
+    let request = only_request(&server).await;
     assert_eq!(header(&request, "cache-control"), Some("no-cache"));
 }
 

@@ -4,6 +4,8 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod readme;
+
 use std::process::{Command, Output};
 use std::time::Duration;
 
