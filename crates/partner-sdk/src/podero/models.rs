@@ -334,6 +334,37 @@ macro_rules! field_setters {
     };
 }
 
+/// The optional fields' setters, listed once for both request types.
+macro_rules! optional_field_setters {
+    () => {
+        field_setters! {
+            /// The partner's own id for this customer.
+            external_user_id, set_external_user_id => external_user_id;
+            /// First name.
+            first_name, set_first_name => first_name;
+            /// Last name.
+            last_name, set_last_name => last_name;
+            /// Street and house number.
+            street_and_number, set_street_and_number => street_and_number;
+            /// Address supplement.
+            street_add_info, set_street_add_info => street_add_info;
+            /// Postcode, as text (sent as a string so leading zeros survive).
+            zip_code, set_zip_code => zip_code;
+            /// Town.
+            town, set_town => town;
+            /// Country code, sent as `country_iso2`.
+            country, set_country => country_iso2;
+        }
+
+        /// Location.
+        pub fn location(mut self, latitude: f64, longitude: f64) -> Self {
+            self.fields.latitude = Some(latitude);
+            self.fields.longitude = Some(longitude);
+            self
+        }
+    };
+}
+
 /// A user to create: e-mail and role are required, everything else optional.
 ///
 /// Creating an `admin` or `staff` user makes Podero e-mail them an invitation.
@@ -356,31 +387,7 @@ impl NewUser {
         }
     }
 
-    field_setters! {
-        /// The partner's own id for this customer.
-        external_user_id, set_external_user_id => external_user_id;
-        /// First name.
-        first_name, set_first_name => first_name;
-        /// Last name.
-        last_name, set_last_name => last_name;
-        /// Street and house number.
-        street_and_number, set_street_and_number => street_and_number;
-        /// Address supplement.
-        street_add_info, set_street_add_info => street_add_info;
-        /// Postcode, as text (sent as a string so leading zeros survive).
-        zip_code, set_zip_code => zip_code;
-        /// Town.
-        town, set_town => town;
-        /// Country code, sent as `country_iso2`.
-        country, set_country => country_iso2;
-    }
-
-    /// Location.
-    pub fn location(mut self, latitude: f64, longitude: f64) -> Self {
-        self.fields.latitude = Some(latitude);
-        self.fields.longitude = Some(longitude);
-        self
-    }
+    optional_field_setters!();
 }
 
 /// A partial update: only the fields that are set are sent (PUT with a partial body, as
@@ -431,31 +438,7 @@ impl UserUpdate {
         self == &Self::default()
     }
 
-    field_setters! {
-        /// The partner's own id for this customer.
-        external_user_id, set_external_user_id => external_user_id;
-        /// First name.
-        first_name, set_first_name => first_name;
-        /// Last name.
-        last_name, set_last_name => last_name;
-        /// Street and house number.
-        street_and_number, set_street_and_number => street_and_number;
-        /// Address supplement.
-        street_add_info, set_street_add_info => street_add_info;
-        /// Postcode, as text (sent as a string so leading zeros survive).
-        zip_code, set_zip_code => zip_code;
-        /// Town.
-        town, set_town => town;
-        /// Country code, sent as `country_iso2`.
-        country, set_country => country_iso2;
-    }
-
-    /// Location.
-    pub fn location(mut self, latitude: f64, longitude: f64) -> Self {
-        self.fields.latitude = Some(latitude);
-        self.fields.longitude = Some(longitude);
-        self
-    }
+    optional_field_setters!();
 }
 
 #[cfg(test)]
