@@ -7,6 +7,8 @@
 mod models;
 mod pages;
 
+use std::time::Duration;
+
 use auth_core::{ConfigError, SharedTokenProvider, env};
 use futures_util::stream::{self, Stream, TryStreamExt as _};
 use podero_auth::{PoderoAuth, SourceConfig as _};
@@ -102,20 +104,33 @@ impl PoderoClient {
     /// # Errors
     /// [`ConfigError`] for an invalid configuration.
     pub fn from_auth(auth: PoderoAuth, org_id: OrgId) -> Result<Self, ConfigError> {
+        Self::from_auth_with_timeout(auth, org_id, None)
+    }
+
+    /// As [`from_auth`](Self::from_auth), with `timeout` (if any) as the API calls' per-attempt
+    /// timeout.
+    fn from_auth_with_timeout(
+        auth: PoderoAuth,
+        org_id: OrgId,
+        timeout: Option<Duration>,
+    ) -> Result<Self, ConfigError> {
         let base = auth.base_url()?;
         let tokens = auth.into_cache()?;
         // The token exchange's HTTP client (the caller's, if the configuration had one)
         // serves the API calls too; the clock comes with the token provider.
         let http = tokens.source().http_client().clone();
-        let api = AuthenticatedClient::builder(base.as_str(), tokens)
+        let mut api = AuthenticatedClient::builder(base.as_str(), tokens)
             .http_client(http)
-            .refresh_on_forbidden(true)
-            .build()?;
-        Self::new(api, org_id)
+            .refresh_on_forbidden(true);
+        if let Some(timeout) = timeout {
+            api = api.timeout(timeout);
+        }
+        Self::new(api.build()?, org_id)
     }
 
     /// A client from `PODERO_CLIENT_ID`, `PODERO_CLIENT_SECRET`, `PODERO_ORG_ID` and,
-    /// optionally, `PODERO_BASE_URL` and `PODERO_TOKEN_BODY`.
+    /// optionally, `PODERO_BASE_URL`, `PODERO_TOKEN_BODY` and `PODERO_TIMEOUT` (seconds per
+    /// attempt, for the token request and the API calls alike).
     ///
     /// # Errors
     /// [`ConfigError`] naming a missing, empty or invalid variable.
@@ -131,7 +146,8 @@ impl PoderoClient {
         lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
     ) -> Result<Self, ConfigError> {
         let auth = PoderoAuth::from_lookup(&lookup)?;
-        Self::from_auth(auth, org_from_lookup(&lookup)?)
+        let timeout = env::optional_timeout(&lookup, podero_auth::ENV_TIMEOUT)?;
+        Self::from_auth_with_timeout(auth, org_from_lookup(&lookup)?, timeout)
     }
 
     /// A client with default settings (and Podero's rule for stale tokens) over any token
