@@ -22,6 +22,9 @@ use crate::error::ApiError;
 /// `PODERO_ORG_ID`
 pub const ENV_ORG_ID: &str = "PODERO_ORG_ID";
 
+/// `PODERO_MAX_PAGES` (optional; the page bound of listings, default [`MAX_PAGES`])
+pub const ENV_MAX_PAGES: &str = "PODERO_MAX_PAGES";
+
 /// The most pages a listing follows by default: a guard against a `next` link that never
 /// ends.
 pub const MAX_PAGES: usize = 10_000;
@@ -92,6 +95,8 @@ pub struct PoderoClient {
     org_id: OrgId,
     /// `{base}/api/partners/v2.0/org/{org_id}/users`, built once.
     users_url: Url,
+    /// The bounds of [`Users::list`] and [`Users::pages`].
+    list_options: ListOptions,
 }
 
 impl PoderoClient {
@@ -129,8 +134,9 @@ impl PoderoClient {
     }
 
     /// A client from `PODERO_CLIENT_ID`, `PODERO_CLIENT_SECRET`, `PODERO_ORG_ID` and,
-    /// optionally, `PODERO_BASE_URL`, `PODERO_TOKEN_BODY` and `PODERO_TIMEOUT` (seconds per
-    /// attempt, for the token request and the API calls alike).
+    /// optionally, `PODERO_BASE_URL`, `PODERO_TOKEN_BODY`, `PODERO_TIMEOUT` (seconds per
+    /// attempt, for the token request and the API calls alike) and `PODERO_MAX_PAGES` (the
+    /// page bound of listings, at least 1).
     ///
     /// # Errors
     /// [`ConfigError`] naming a missing, empty or invalid variable.
@@ -147,7 +153,23 @@ impl PoderoClient {
     ) -> Result<Self, ConfigError> {
         let auth = PoderoAuth::from_lookup(&lookup)?;
         let timeout = env::optional_timeout(&lookup, podero_auth::ENV_TIMEOUT)?;
-        Self::from_auth_with_timeout(auth, org_from_lookup(&lookup)?, timeout)
+        let mut options = ListOptions::default();
+        if let Some(pages) = env::optional(&lookup, ENV_MAX_PAGES)? {
+            options.max_pages = pages
+                .parse::<usize>()
+                .ok()
+                .filter(|pages| *pages >= 1)
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        ENV_MAX_PAGES,
+                        "it must be a whole number of pages, at least 1",
+                    )
+                })?;
+        }
+        Ok(
+            Self::from_auth_with_timeout(auth, org_from_lookup(&lookup)?, timeout)?
+                .with_list_options(options),
+        )
     }
 
     /// A client with default settings (and Podero's rule for stale tokens) over any token
@@ -179,7 +201,15 @@ impl PoderoClient {
             api,
             org_id,
             users_url,
+            list_options: ListOptions::default(),
         })
+    }
+
+    /// The bounds [`Users::list`] and [`Users::pages`] use (default: [`ListOptions::default`]).
+    #[must_use]
+    pub fn with_list_options(mut self, options: ListOptions) -> Self {
+        self.list_options = options;
+        self
     }
 
     /// The organisation.
@@ -247,13 +277,13 @@ impl Users<'_> {
 
     /// Every user of the organisation, following pagination if the server paginates (a bare
     /// JSON array, or an envelope with `results` or `items` and a `next` link), with the
-    /// default [`ListOptions`].
+    /// client's [`ListOptions`] (see [`PoderoClient::with_list_options`]).
     ///
     /// # Errors
     /// [`ApiError`] for a failed page; [`ApiError::Decode`] for an unexpected shape, a
     /// pagination loop, a `next` link to another origin, or more than the bounds.
     pub async fn list(&self) -> Result<Vec<User>, ApiError> {
-        self.list_with(ListOptions::default()).await
+        self.list_with(self.client.list_options).await
     }
 
     /// [`list`](Self::list) with other bounds.
@@ -282,9 +312,10 @@ impl Users<'_> {
 
     /// The users page by page, as a stream: memory stays bounded by one page. Follows `next`
     /// links on the API's origin only, never one fetched before, at most
-    /// [`ListOptions::max_pages`] pages.
+    /// [`ListOptions::max_pages`] pages (the client's options, see
+    /// [`PoderoClient::with_list_options`]).
     pub fn pages(&self) -> impl Stream<Item = Result<Vec<User>, ApiError>> + '_ {
-        self.pages_with(ListOptions::default())
+        self.pages_with(self.client.list_options)
     }
 
     /// [`pages`](Self::pages) with other bounds.
@@ -357,6 +388,7 @@ impl std::fmt::Debug for PoderoClient {
         f.debug_struct("PoderoClient")
             .field("api", &self.api)
             .field("org_id", &self.org_id)
+            .field("list_options", &self.list_options)
             .finish()
     }
 }

@@ -104,7 +104,7 @@ impl Cursor {
         }
         if self.visited.len() >= self.max_pages {
             return Err(error(format!(
-                "pagination does not end within {} pages (the limit; see `ListOptions::max_pages`)",
+                "pagination does not end within {} pages (the limit: `ListOptions::max_pages`, PODERO_MAX_PAGES)",
                 self.max_pages
             )));
         }
