@@ -5,6 +5,7 @@
 //! without touching the process environment (`std::env::set_var` is `unsafe` in edition 2024).
 
 use std::ffi::OsString;
+use std::time::Duration;
 
 use crate::error::ConfigError;
 
@@ -46,6 +47,38 @@ pub fn required(
     optional(lookup, name)?.ok_or(ConfigError::MissingEnv { name })
 }
 
+/// The longest timeout a variable read by [`optional_timeout`] may set.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// An optional timeout in seconds (`30`, or `0.5`): `None` if unset.
+///
+/// # Errors
+/// As [`optional`]; [`ConfigError::Invalid`] naming the variable for anything but a number of
+/// seconds greater than 0 and at most [`MAX_TIMEOUT`].
+pub fn optional_timeout(
+    lookup: &impl Fn(&str) -> Option<OsString>,
+    name: &'static str,
+) -> Result<Option<Duration>, ConfigError> {
+    let Some(value) = optional(lookup, name)? else {
+        return Ok(None);
+    };
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|secs| *secs > 0.0 && *secs <= MAX_TIMEOUT.as_secs_f64())
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                name,
+                format!(
+                    "it must be a number of seconds greater than 0 and at most {}",
+                    MAX_TIMEOUT.as_secs()
+                ),
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +87,10 @@ mod tests {
         match name {
             "SET" => Some(" value\n".into()),
             "BLANK" => Some("  ".into()),
+            "HALF" => Some("0.5".into()),
+            "ZERO" => Some("0".into()),
+            "NAN" => Some("NaN".into()),
+            "DAY" => Some("86400".into()),
             _ => None,
         }
     }
@@ -66,5 +103,21 @@ mod tests {
         assert_eq!(missing.to_string(), "environment variable UNSET is not set");
         let blank = required(&lookup, "BLANK").unwrap_err();
         assert_eq!(blank.to_string(), "environment variable BLANK is empty");
+    }
+
+    #[test]
+    fn timeouts_are_positive_bounded_seconds() {
+        assert_eq!(
+            optional_timeout(&lookup, "HALF").unwrap(),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(optional_timeout(&lookup, "UNSET").unwrap(), None);
+        for name in ["ZERO", "NAN", "DAY", "SET"] {
+            let error = optional_timeout(&lookup, name).unwrap_err();
+            assert!(
+                error.to_string().starts_with(&format!("invalid {name}: ")),
+                "{error}"
+            );
+        }
     }
 }

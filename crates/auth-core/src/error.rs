@@ -300,8 +300,8 @@ pub enum TransportKind {
     Connect,
     /// Sending the request.
     Send,
-    /// Receiving the response: the head was malformed or too large, or the connection closed
-    /// before a complete answer.
+    /// Receiving the response: the head was malformed or too large, or the connection was
+    /// closed, reset or aborted before a complete answer.
     Receive,
     /// Reading the response body.
     ReadBody,

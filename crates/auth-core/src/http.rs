@@ -108,11 +108,21 @@ pub fn transport_kind(error: &reqwest::Error) -> TransportKind {
         return TransportKind::ReadBody;
     }
     // A malformed or oversized response head, or a connection closed before a complete
-    // answer, surfaces as a hyper error somewhere in the chain.
+    // answer, surfaces as a hyper error somewhere in the chain; a connection the server reset
+    // or aborted once it was established (e.g. halfway through the response head) as an I/O
+    // error: either way the answer is what could not be received.
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
         if let Some(hyper) = cause.downcast_ref::<hyper::Error>()
             && (hyper.is_parse() || hyper.is_incomplete_message())
+        {
+            return TransportKind::Receive;
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+            )
         {
             return TransportKind::Receive;
         }

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use chrono::TimeDelta;
 use tokio::sync::watch;
 
@@ -228,25 +228,88 @@ where
     }
 }
 
-/// Every form in which `secret` could appear in output: as is, form-urlencoded,
-/// percent-encoded, JSON-escaped, and base64 (alone, and as Basic credentials with `client_id`
-/// if given).
+/// Every form in which `secret` could appear in output, as the [`Redactor`](crate::Redactor)
+/// knows them: as is, form-urlencoded, percent-encoded (either hex case), JSON-escaped (as
+/// `serde_json` writes it, with `/` as `\/`, and with every non-ASCII character as a `\u00e9`
+/// escape in either hex case, as PHP's `json_encode` and Python's `json.dumps` do),
+/// HTML-escaped, and base64 in its four alphabets and paddings (alone, and as Basic
+/// credentials with `client_id` if given, form-urlencoded first as RFC 6749 section 2.3.1 says
+/// and as is).
 pub fn secret_forms(secret: &str, client_id: Option<&str>) -> Vec<String> {
-    let mut forms = vec![secret.to_owned()];
-    forms.push(form_urlencoded::byte_serialize(secret.as_bytes()).collect());
+    let form = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let mut forms = vec![secret.to_owned(), form(secret)];
+    for upper in [true, false] {
+        forms.push(percent_encoded(secret, upper));
+        forms.push(json_ascii(secret, upper));
+        forms.push(json_ascii(secret, upper).replace('/', "\\/"));
+    }
     let json = serde_json::to_string(secret).unwrap_or_default();
     forms.push(json.trim_matches('"').to_owned());
     forms.push(json.trim_matches('"').replace('/', "\\/"));
-    forms.push(STANDARD.encode(secret));
-    forms.push(URL_SAFE_NO_PAD.encode(secret));
+    forms.push(
+        secret
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#x27;"),
+    );
+    forms.extend(base64_forms(secret));
     if let Some(id) = client_id {
-        let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        forms.push(STANDARD.encode(format!("{}:{}", encode(id), encode(secret))));
-        forms.push(STANDARD.encode(format!("{id}:{secret}")));
+        forms.extend(base64_forms(&format!("{}:{}", form(id), form(secret))));
+        forms.extend(base64_forms(&format!("{id}:{secret}")));
     }
+    forms.retain(|form| !form.is_empty());
     forms.sort();
     forms.dedup();
     forms
+}
+
+fn base64_forms(text: &str) -> [String; 4] {
+    [
+        STANDARD.encode(text),
+        STANDARD_NO_PAD.encode(text),
+        URL_SAFE.encode(text),
+        URL_SAFE_NO_PAD.encode(text),
+    ]
+}
+
+/// RFC 3986 percent-encoding of everything but the unreserved characters.
+fn percent_encoded(text: &str, upper: bool) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(byte).to_string()
+            }
+            _ if upper => format!("%{byte:02X}"),
+            _ => format!("%{byte:02x}"),
+        })
+        .collect()
+}
+
+/// The inside of a JSON string with every non-ASCII character (and control character) as a
+/// `\uXXXX` escape.
+fn json_ascii(text: &str, upper: bool) -> String {
+    let json = serde_json::to_string(text).unwrap_or_default();
+    json.trim_matches('"')
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                c.encode_utf16(&mut [0; 2])
+                    .iter()
+                    .map(|unit| {
+                        if upper {
+                            format!("\\u{unit:04X}")
+                        } else {
+                            format!("\\u{unit:04x}")
+                        }
+                    })
+                    .collect()
+            }
+        })
+        .collect()
 }
 
 /// Fails if `text` contains any of `secrets` in any form of [`secret_forms`].
@@ -317,4 +380,32 @@ pub fn describe_config_error(error: &ConfigError) -> String {
         .take_while(char::is_ascii_alphanumeric)
         .collect();
     format!("{variant}: {error}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Redactor;
+
+    #[test]
+    fn every_form_the_scan_knows_is_one_the_redactor_removes() {
+        let (id, secret) = ("client id", "hs-P0d!s3cr&=/é");
+        let forms = secret_forms(secret, Some(id));
+        for expected in [
+            r"hs-P0d!s3cr&=\/\u00e9",
+            r"hs-P0d!s3cr&=\/\u00E9",
+            "hs-P0d%21s3cr%26%3D%2F%C3%A9",
+            "hs-P0d%21s3cr%26%3d%2f%c3%a9",
+            "hs-P0d%21s3cr%26%3D%2F%C3%A9",
+            "hs-P0d!s3cr&amp;=/é",
+        ] {
+            assert!(forms.iter().any(|form| form == expected), "{expected}");
+        }
+        let redactor = Redactor::new().with_basic_credentials(id, secret);
+        for form in &forms {
+            let body = format!(r#"{{"detail": "authentication failed for {form}"}}"#);
+            let shown = redactor.excerpt(body.as_bytes()).unwrap();
+            assert!(!shown.as_str().contains(form.as_str()), "{form}: {shown}");
+        }
+    }
 }

@@ -309,6 +309,14 @@ impl Emulator {
         self.state.inject(endpoint, fault);
     }
 
+    /// The access tokens the emulator remembers, of both vendors, in no particular order:
+    /// every token issued since the start or the last [`reset`](Self::reset), except those
+    /// [`revoke_all_tokens`](Self::revoke_all_tokens) forgot and, beyond the bound of 100 000,
+    /// the oldest. For tests that check that a client never prints or logs one.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state.tokens().all()
+    }
+
     /// Makes every token issued so far, of both vendors, invalid.
     pub fn revoke_all_tokens(&self) {
         self.state.tokens().revoke_all();

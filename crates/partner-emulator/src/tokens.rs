@@ -141,6 +141,11 @@ impl TokenStore {
             .is_some_and(|below| issued.serial < *below)
     }
 
+    /// Every token remembered, in no particular order.
+    pub(crate) fn all(&self) -> Vec<String> {
+        self.tokens.keys().cloned().collect()
+    }
+
     /// Forgets every token: all of them are rejected from now on.
     pub(crate) fn revoke_all(&mut self) {
         self.tokens.clear();

@@ -50,6 +50,8 @@ pub const ENV_CLIENT_ID: &str = "POA_CLIENT_ID";
 pub const ENV_CLIENT_SECRET: &str = "POA_CLIENT_SECRET";
 /// `POA_TOKEN_PATH` (optional; default [`DEFAULT_TOKEN_PATH`])
 pub const ENV_TOKEN_PATH: &str = "POA_TOKEN_PATH";
+/// `POA_TIMEOUT` (optional; seconds per token request attempt, e.g. `10` or `0.5`; default 30)
+pub const ENV_TIMEOUT: &str = "POA_TIMEOUT";
 
 /// The token cache this crate builds.
 pub type PoaTokenCache = TokenCache<PoaTokenSource>;
@@ -86,12 +88,13 @@ impl PoaAuth {
     }
 
     /// Reads `POA_BASE_URL`, `POA_CLIENT_ID`, `POA_CLIENT_SECRET` and, if set,
-    /// `POA_TOKEN_PATH`.
+    /// `POA_TOKEN_PATH` and `POA_TIMEOUT` (the timeout of one token request attempt, in
+    /// seconds).
     ///
     /// # Errors
     /// [`ConfigError::MissingEnv`], [`ConfigError::EmptyEnv`] or
     /// [`ConfigError::NonUnicodeEnv`] naming the variable (never its value); an invalid
-    /// `POA_BASE_URL`, naming the variable.
+    /// `POA_BASE_URL` or `POA_TIMEOUT`, naming the variable.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(env::process)
     }
@@ -112,6 +115,7 @@ impl PoaAuth {
         if let Some(path) = env::optional(&lookup, ENV_TOKEN_PATH)? {
             auth.token_path = path;
         }
+        auth.options.timeout = env::optional_timeout(&lookup, ENV_TIMEOUT)?;
         Ok(auth)
     }
 

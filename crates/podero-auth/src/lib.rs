@@ -61,6 +61,8 @@ pub const ENV_CLIENT_SECRET: &str = "PODERO_CLIENT_SECRET";
 pub const ENV_BASE_URL: &str = "PODERO_BASE_URL";
 /// `PODERO_TOKEN_BODY` (optional; `json`, `form` or `auto`, the default)
 pub const ENV_TOKEN_BODY: &str = "PODERO_TOKEN_BODY";
+/// `PODERO_TIMEOUT` (optional; seconds per attempt, e.g. `10` or `0.5`; default 30)
+pub const ENV_TIMEOUT: &str = "PODERO_TIMEOUT";
 
 /// The token cache this crate builds.
 pub type PoderoTokenCache = TokenCache<ClientCredentials>;
@@ -142,13 +144,14 @@ impl PoderoAuth {
         }
     }
 
-    /// Reads `PODERO_CLIENT_ID`, `PODERO_CLIENT_SECRET` and, if set, `PODERO_BASE_URL` and
-    /// `PODERO_TOKEN_BODY`.
+    /// Reads `PODERO_CLIENT_ID`, `PODERO_CLIENT_SECRET` and, if set, `PODERO_BASE_URL`,
+    /// `PODERO_TOKEN_BODY` and `PODERO_TIMEOUT` (the timeout of one token request attempt, in
+    /// seconds).
     ///
     /// # Errors
     /// [`ConfigError::MissingEnv`], [`ConfigError::EmptyEnv`] or
     /// [`ConfigError::NonUnicodeEnv`] naming the variable (never its value); an invalid
-    /// `PODERO_BASE_URL` or `PODERO_TOKEN_BODY`, naming the variable.
+    /// `PODERO_BASE_URL`, `PODERO_TOKEN_BODY` or `PODERO_TIMEOUT`, naming the variable.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(env::process)
     }
@@ -182,6 +185,7 @@ impl PoderoAuth {
                 }
             };
         }
+        auth.options.timeout = env::optional_timeout(&lookup, ENV_TIMEOUT)?;
         Ok(auth)
     }
 

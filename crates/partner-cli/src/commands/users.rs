@@ -3,7 +3,6 @@
 use futures_util::TryStreamExt as _;
 use partner_sdk::podero::{NewUser, Role, UserId, UserUpdate};
 use partner_sdk::{ApiError, PoderoClient};
-use podero_auth::PoderoAuth;
 
 use super::{print_json, print_stream};
 use crate::cli::{RoleArg, UserFields, UsersArgs, UsersCommand, Vendor};
@@ -17,11 +16,9 @@ fn podero(error: ApiError) -> CliError {
 
 pub(crate) async fn run(args: UsersArgs, overrides: &Overrides) -> Result<(), CliError> {
     let lookup = overrides.lookup(podero_auth::ENV_BASE_URL);
-    let auth = PoderoAuth::from_lookup(&lookup)?;
-    let org = partner_sdk::podero::org_from_lookup(&lookup)?;
     let client = match overrides.store()? {
-        Some(store) => PoderoClient::from_auth_shared(auth, store, org)?,
-        None => PoderoClient::from_auth(auth, org)?,
+        Some(store) => PoderoClient::from_lookup_shared(lookup, store)?,
+        None => PoderoClient::from_lookup(lookup)?,
     };
     let users = client.users();
     match args.command {

@@ -7,6 +7,8 @@
 mod models;
 mod pages;
 
+use std::time::Duration;
+
 use auth_core::{ConfigError, SharedTokenProvider, env};
 use futures_util::stream::{self, Stream, TryStreamExt as _};
 use podero_auth::{PoderoAuth, SourceConfig as _};
@@ -19,6 +21,9 @@ use crate::error::ApiError;
 
 /// `PODERO_ORG_ID`
 pub const ENV_ORG_ID: &str = "PODERO_ORG_ID";
+
+/// `PODERO_MAX_PAGES` (optional; the page bound of listings, default [`MAX_PAGES`])
+pub const ENV_MAX_PAGES: &str = "PODERO_MAX_PAGES";
 
 /// The most pages a listing follows by default: a guard against a `next` link that never
 /// ends.
@@ -90,6 +95,8 @@ pub struct PoderoClient {
     org_id: OrgId,
     /// `{base}/api/partners/v2.0/org/{org_id}/users`, built once.
     users_url: Url,
+    /// The bounds of [`Users::list`] and [`Users::pages`].
+    list_options: ListOptions,
 }
 
 impl PoderoClient {
@@ -103,7 +110,7 @@ impl PoderoClient {
     /// [`ConfigError`] for an invalid configuration.
     pub fn from_auth(auth: PoderoAuth, org_id: OrgId) -> Result<Self, ConfigError> {
         let base = auth.base_url()?;
-        Self::from_cache(base.as_str(), auth.into_cache()?, org_id)
+        Self::from_cache(base.as_str(), auth.into_cache()?, org_id, None)
     }
 
     /// As [`from_auth`](Self::from_auth), with a shared token store in front of the exchange
@@ -118,27 +125,38 @@ impl PoderoClient {
         org_id: OrgId,
     ) -> Result<Self, ConfigError> {
         let base = auth.base_url()?;
-        Self::from_cache(base.as_str(), auth.shared(store).into_cache()?, org_id)
+        Self::from_cache(
+            base.as_str(),
+            auth.shared(store).into_cache()?,
+            org_id,
+            None,
+        )
     }
 
     /// A client over a token cache of a client-credentials exchange: the exchange's HTTP
-    /// client (the caller's, if the configuration had one) serves the API calls too, and the
-    /// clock comes with the token provider.
+    /// client (the caller's, if the configuration had one) serves the API calls too, the clock
+    /// comes with the token provider, and `timeout` (if any) is the API calls' per-attempt
+    /// timeout.
     fn from_cache<S: auth_core::TokenSource + auth_core::HasExchange>(
         base: &str,
         tokens: auth_core::TokenCache<S>,
         org_id: OrgId,
+        timeout: Option<Duration>,
     ) -> Result<Self, ConfigError> {
         let http = tokens.source().exchange().http_client().clone();
-        let api = AuthenticatedClient::builder(base, tokens)
+        let mut api = AuthenticatedClient::builder(base, tokens)
             .http_client(http)
-            .refresh_on_forbidden(true)
-            .build()?;
-        Self::new(api, org_id)
+            .refresh_on_forbidden(true);
+        if let Some(timeout) = timeout {
+            api = api.timeout(timeout);
+        }
+        Self::new(api.build()?, org_id)
     }
 
     /// A client from `PODERO_CLIENT_ID`, `PODERO_CLIENT_SECRET`, `PODERO_ORG_ID` and,
-    /// optionally, `PODERO_BASE_URL` and `PODERO_TOKEN_BODY`.
+    /// optionally, `PODERO_BASE_URL`, `PODERO_TOKEN_BODY`, `PODERO_TIMEOUT` (seconds per
+    /// attempt, for the token request and the API calls alike) and `PODERO_MAX_PAGES` (the
+    /// page bound of listings, at least 1).
     ///
     /// # Errors
     /// [`ConfigError`] naming a missing, empty or invalid variable.
@@ -153,8 +171,32 @@ impl PoderoClient {
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
     ) -> Result<Self, ConfigError> {
-        let auth = PoderoAuth::from_lookup(&lookup)?;
-        Self::from_auth(auth, org_from_lookup(&lookup)?)
+        let settings = Settings::from_lookup(&lookup)?;
+        let base = settings.auth.base_url()?;
+        let tokens = settings.auth.into_cache()?;
+        Ok(
+            Self::from_cache(base.as_str(), tokens, settings.org, settings.timeout)?
+                .with_list_options(settings.options),
+        )
+    }
+
+    /// As [`from_lookup`](Self::from_lookup), with a shared token store in front of the
+    /// exchange (feature `store`).
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    #[cfg(feature = "store")]
+    pub fn from_lookup_shared<St: auth_core::store::TokenStore>(
+        lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+        store: St,
+    ) -> Result<Self, ConfigError> {
+        let settings = Settings::from_lookup(&lookup)?;
+        let base = settings.auth.base_url()?;
+        let tokens = settings.auth.shared(store).into_cache()?;
+        Ok(
+            Self::from_cache(base.as_str(), tokens, settings.org, settings.timeout)?
+                .with_list_options(settings.options),
+        )
     }
 
     /// A client with default settings (and Podero's rule for stale tokens) over any token
@@ -186,7 +228,15 @@ impl PoderoClient {
             api,
             org_id,
             users_url,
+            list_options: ListOptions::default(),
         })
+    }
+
+    /// The bounds [`Users::list`] and [`Users::pages`] use (default: [`ListOptions::default`]).
+    #[must_use]
+    pub fn with_list_options(mut self, options: ListOptions) -> Self {
+        self.list_options = options;
+        self
     }
 
     /// The organisation.
@@ -202,6 +252,43 @@ impl PoderoClient {
     /// The organisation's users.
     pub fn users(&self) -> Users<'_> {
         Users { client: self }
+    }
+}
+
+/// What `from_lookup` reads: the token configuration, the organisation, the API calls'
+/// timeout and the listing bounds.
+struct Settings {
+    auth: PoderoAuth,
+    org: OrgId,
+    timeout: Option<Duration>,
+    options: ListOptions,
+}
+
+impl Settings {
+    fn from_lookup(
+        lookup: &impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<Self, ConfigError> {
+        let auth = PoderoAuth::from_lookup(lookup)?;
+        let timeout = env::optional_timeout(lookup, podero_auth::ENV_TIMEOUT)?;
+        let mut options = ListOptions::default();
+        if let Some(pages) = env::optional(lookup, ENV_MAX_PAGES)? {
+            options.max_pages = pages
+                .parse::<usize>()
+                .ok()
+                .filter(|pages| *pages >= 1)
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        ENV_MAX_PAGES,
+                        "it must be a whole number of pages, at least 1",
+                    )
+                })?;
+        }
+        Ok(Self {
+            auth,
+            org: org_from_lookup(lookup)?,
+            timeout,
+            options,
+        })
     }
 }
 
@@ -254,13 +341,13 @@ impl Users<'_> {
 
     /// Every user of the organisation, following pagination if the server paginates (a bare
     /// JSON array, or an envelope with `results` or `items` and a `next` link), with the
-    /// default [`ListOptions`].
+    /// client's [`ListOptions`] (see [`PoderoClient::with_list_options`]).
     ///
     /// # Errors
     /// [`ApiError`] for a failed page; [`ApiError::Decode`] for an unexpected shape, a
     /// pagination loop, a `next` link to another origin, or more than the bounds.
     pub async fn list(&self) -> Result<Vec<User>, ApiError> {
-        self.list_with(ListOptions::default()).await
+        self.list_with(self.client.list_options).await
     }
 
     /// [`list`](Self::list) with other bounds.
@@ -289,9 +376,10 @@ impl Users<'_> {
 
     /// The users page by page, as a stream: memory stays bounded by one page. Follows `next`
     /// links on the API's origin only, never one fetched before, at most
-    /// [`ListOptions::max_pages`] pages.
+    /// [`ListOptions::max_pages`] pages (the client's options, see
+    /// [`PoderoClient::with_list_options`]).
     pub fn pages(&self) -> impl Stream<Item = Result<Vec<User>, ApiError>> + '_ {
-        self.pages_with(ListOptions::default())
+        self.pages_with(self.client.list_options)
     }
 
     /// [`pages`](Self::pages) with other bounds.
@@ -364,6 +452,7 @@ impl std::fmt::Debug for PoderoClient {
         f.debug_struct("PoderoClient")
             .field("api", &self.api)
             .field("org_id", &self.org_id)
+            .field("list_options", &self.list_options)
             .finish()
     }
 }

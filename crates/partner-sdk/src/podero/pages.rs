@@ -53,8 +53,8 @@ pub(super) fn parse(response: &ApiResponse) -> Result<Page, ApiError> {
     Ok(Page { users, next })
 }
 
-/// Where the listing stands: the next URL to fetch, every URL fetched so far (a `next` link
-/// back to any of them is a loop), and the page bound.
+/// Where the listing stands: the next URL to fetch, every page fetched so far (a `next` link
+/// back to any of them is a loop; see [`page_key`]), and the page bound.
 pub(super) struct Cursor {
     next: Option<Result<Url, ApiError>>,
     visited: HashSet<Url>,
@@ -83,7 +83,7 @@ impl Cursor {
         resolve: impl Fn(&str) -> Result<Url, ApiError>,
     ) -> Result<(), ApiError> {
         let path = current.path().to_owned();
-        self.visited.insert(current);
+        self.visited.insert(page_key(&current));
         let Some(next) = next else {
             return Ok(());
         };
@@ -94,16 +94,17 @@ impl Cursor {
                 origin_of(next)
             ))
         })?;
-        if self.visited.contains(&next) {
+        if self.visited.contains(&page_key(&next)) {
+            let pages = self.visited.len();
             return Err(error(format!(
-                "pagination loops: the next link goes back to {}, fetched before (after {} pages)",
+                "pagination loops: the next link goes back to {}, fetched before (after {pages} page{})",
                 next.path(),
-                self.visited.len()
+                if pages == 1 { "" } else { "s" }
             )));
         }
         if self.visited.len() >= self.max_pages {
             return Err(error(format!(
-                "pagination does not end within {} pages (the limit; see `ListOptions::max_pages`)",
+                "pagination does not end within {} pages (the limit: `ListOptions::max_pages`, PODERO_MAX_PAGES)",
                 self.max_pages
             )));
         }
@@ -112,10 +113,79 @@ impl Cursor {
     }
 }
 
+/// What identifies a page for loop detection: the URL without its fragment (never sent) and
+/// without a `page=1` query pair, since Django REST Framework's page-number pagination serves
+/// page 1 with and without it (its own links to page 1 carry no `page`): a cycle from page 2
+/// back to `?page=1` is caught before page 1 is fetched a second time.
+fn page_key(url: &Url) -> Url {
+    let mut key = url.clone();
+    key.set_fragment(None);
+    if key
+        .query_pairs()
+        .any(|(name, value)| name == "page" && value == "1")
+    {
+        let kept: Vec<(String, String)> = key
+            .query_pairs()
+            .filter(|(name, value)| !(name == "page" && value == "1"))
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            key.set_query(None);
+        } else {
+            key.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    key
+}
+
 /// The origin a link names, for the message (the link itself may carry anything).
 fn origin_of(link: &str) -> String {
     Url::parse(link).map_or_else(
         |_| "an unparsable URL".to_owned(),
         |url| url.origin().ascii_serialization(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn page_one_with_and_without_its_parameter_is_one_page() {
+        let base = "https://api.example.com/users";
+        assert_eq!(page_key(&url(&format!("{base}?page=1"))), url(base));
+        assert_eq!(page_key(&url(&format!("{base}#top"))), url(base));
+        assert_eq!(
+            page_key(&url(&format!("{base}?page=1&size=2"))),
+            page_key(&url(&format!("{base}?size=2")))
+        );
+        assert_ne!(page_key(&url(&format!("{base}?page=2"))), url(base));
+    }
+
+    #[test]
+    fn a_cycle_back_to_page_one_is_caught_after_two_pages() {
+        let resolve = |link: &str| Ok(url(link));
+        let first = url("https://api.example.com/users");
+        let mut cursor = Cursor::new(Ok(first.clone()), 10);
+        assert_eq!(cursor.next_url().unwrap(), Some(first.clone()));
+        let second = "https://api.example.com/users?page=2";
+        cursor.advance(first, Some(second), resolve).unwrap();
+        let fetched = cursor.next_url().unwrap().unwrap();
+        let error = cursor
+            .advance(
+                fetched,
+                Some("https://api.example.com/users?page=1"),
+                resolve,
+            )
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("pagination loops")
+                && error.to_string().contains("after 2 pages"),
+            "{error}"
+        );
+    }
 }
