@@ -112,10 +112,17 @@ impl CliError {
         match error {
             ApiError::Auth(auth) => Self::from_auth(auth, vendor),
             ApiError::Config(config) => config.into(),
-            ApiError::Transport { .. } | ApiError::Timeout { .. } => Self::new(
+            ApiError::Transport { kind, .. } if kind.never_sent() => Self::new(
                 Code::Transient,
                 message,
                 Some("the API is unreachable; check the base URL and your network"),
+            ),
+            ApiError::Transport { .. } | ApiError::Timeout { .. } => Self::new(
+                Code::Transient,
+                message,
+                Some(
+                    "the connection to the API broke or timed out after the request was sent; it may have been processed, so check before repeating a change",
+                ),
             ),
             ApiError::Status(status)
                 if status.status().is_server_error() || status.status().as_u16() == 429 =>

@@ -52,6 +52,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
+    if let Some(url) = &cli.base_url {
+        // Checked here, so the error names the flag rather than the variable it overrides.
+        auth_core::url::parse_base_url(url, "--base-url")?;
+    }
     let overrides = config::Overrides {
         base_url: cli.base_url,
         org_id: cli.org_id,

@@ -42,7 +42,7 @@ rows! {
     podero_base_url_with_a_query_users: refused(users_list().env("PODERO_BASE_URL", "{base}?tenant=a"), "invalid PODERO_BASE_URL");
     podero_base_url_with_a_fragment: refused(Row::users(&["get", "016b78a7-0c7c-4241-a277-015c3ad3cb90"]).env("PODERO_BASE_URL", "{base}#users"), "invalid PODERO_BASE_URL").never_says("token URL");
     poa_base_url_with_a_fragment: refused(poa_token().env("POA_BASE_URL", "{base}#x"), "invalid POA_BASE_URL");
-    poa_base_url_flag_with_a_query: refused(Row::cli(&["--base-url", "{base}?x=1", "token", "--vendor", "poa"]), "must not have a ?query");
+    poa_base_url_flag_with_a_query: refused(Row::cli(&["--base-url", "{base}?x=1", "token", "--vendor", "poa"]), "invalid --base-url: a base URL must not have a ?query");
 
     // Plain http:// to anything but loopback.
     podero_plain_http_to_a_remote_host: refused(users_list().env("PODERO_BASE_URL", "http://partner.example.com"), "PODERO_BASE_URL must use https://");
