@@ -3,6 +3,7 @@
 //! - `verify`: every check CI runs, in order, stopping at the first failure.
 //! - `fixtures`: the vendor fixture replay (a step of `verify`).
 //! - `readme`: the README's `partner` commands exist (a step of `verify`).
+//! - `redis`: installs `redis-server` if it is missing (a step of `verify`, before the tests).
 //!
 //! Shell calls read like the commands a person would type; each step says what it runs.
 
@@ -13,6 +14,7 @@
 
 mod fixtures;
 mod readme;
+mod redis;
 mod verify;
 
 #[cfg(test)]
@@ -29,6 +31,8 @@ commands:
   fixtures  replay fixtures/<vendor>/ through the adapters (INSTA_UPDATE=always to accept
             new snapshots)
   readme    check that every `partner` command the README shows exists
+  redis     make sure redis-server and redis-cli are installed (apt-get install -y
+            redis-server when root), for the Redis tests
 ";
 
 fn main() -> ExitCode {
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
         Some("verify") => verify::run(),
         Some("fixtures") => fixtures::run(),
         Some("readme") => readme::run(),
+        Some("redis") => redis::run(),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())

@@ -54,6 +54,10 @@ pub(crate) fn run() -> Result<()> {
     let root = project_root();
     let started = Instant::now();
     for step in STEPS {
+        if step.name == "test" {
+            // The Redis tests start real redis-server processes; installing it is its own step.
+            crate::redis::verify_step()?;
+        }
         let command = format!("{} {}", step.program, step.args.join(" "));
         let env: String = step
             .env
