@@ -7,6 +7,11 @@
 //!   `tokio::time::pause` (auto-advance) see the cache and the source move together.
 //! - [`secret_forms`] and [`assert_no_secret`]: scan output for a secret in every encoding a
 //!   server or a log might carry it in.
+//! - [`store`] (with feature `store`): one behavioural suite that every token store's tests
+//!   run against a real store.
+
+#[cfg(feature = "store")]
+pub mod store;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
