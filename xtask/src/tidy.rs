@@ -53,6 +53,8 @@ fn workspace_dependencies() -> Vec<(String, BTreeSet<String>, BTreeSet<String>)>
 /// of everything it checks.
 const LAYERS: &[(&str, &[&str], &[&str])] = &[
     ("auth-core", &[], &[]),
+    // The Redis store: the store seam of auth-core, nothing above it.
+    ("auth-redis", &["auth-core"], &["auth-core"]),
     ("podero-auth", &["auth-core"], &["auth-core"]),
     ("poa-auth", &["auth-core"], &["auth-core"]),
     ("partner-emulator", &[], &[]),
