@@ -80,6 +80,18 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
         ],
         &[],
     ),
+    // Test-only fleet suites and benchmarks: the top layer, like the CLI.
+    (
+        "fleet-tests",
+        &[
+            "auth-core",
+            "auth-redis",
+            "partner-emulator",
+            "partner-sdk",
+            "podero-auth",
+        ],
+        &["auth-core"],
+    ),
     ("xtask", &["auth-core", "poa-auth", "podero-auth"], &[]),
 ];
 
