@@ -8,6 +8,7 @@
 //!   tests run (a step of `verify`, before the tests).
 //!
 //! The tidy tests (`cargo test -p xtask`, `tidy.rs`) check the codebase itself.
+//! - `redis`: installs `redis-server` if it is missing (a step of `verify`, before the tests).
 //!
 //! Shell calls read like the commands a person would type; each step says what it runs.
 
@@ -19,6 +20,7 @@
 mod features;
 mod fixtures;
 mod interop;
+mod redis;
 mod verify;
 
 #[cfg(test)]
@@ -39,6 +41,8 @@ commands:
   interop-env
             build (or check) the Python virtualenv with django-oauth-toolkit the interop
             tests run
+  redis     make sure redis-server and redis-cli are installed (apt-get install -y
+            redis-server when root), for the Redis tests
 ";
 
 fn main() -> ExitCode {
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Some("features") => features::run(),
         Some("fixtures") => fixtures::run(),
         Some("interop-env") => interop::run(),
+        Some("redis") => redis::run(),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())

@@ -59,6 +59,8 @@ fn workspace_dependencies() -> Vec<(String, BTreeSet<String>, BTreeSet<String>)>
 /// of everything it checks.
 const LAYERS: &[(&str, &[&str], &[&str])] = &[
     ("auth-core", &[], &[]),
+    // The Redis store: the store seam of auth-core, nothing above it.
+    ("auth-redis", &["auth-core"], &["auth-core"]),
     ("podero-auth", &["auth-core"], &["auth-core"]),
     ("poa-auth", &["auth-core"], &["auth-core"]),
     ("partner-emulator", &[], &[]),
@@ -83,6 +85,18 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "podero-auth",
         ],
         &[],
+    ),
+    // Test-only fleet suites and benchmarks: the top layer, like the CLI.
+    (
+        "fleet-tests",
+        &[
+            "auth-core",
+            "auth-redis",
+            "partner-emulator",
+            "partner-sdk",
+            "podero-auth",
+        ],
+        &["auth-core"],
     ),
     // Project automation runs cargo; it links none of the crates it checks.
     ("xtask", &[], &[]),

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::{cargo, features, interop};
+use crate::{cargo, features, interop, redis};
 
 /// One check of `cargo xtask verify`.
 pub(crate) struct Step {
@@ -112,6 +112,8 @@ pub(crate) const STEPS: &[Step] = &[
     Step::task("features", "cargo xtask features", features::run),
     // The interop tests need the Python virtualenv with django-oauth-toolkit.
     Step::task("interop-env", "cargo xtask interop-env", interop::run),
+    // The Redis tests start real redis-server processes.
+    Step::task("redis", "cargo xtask redis", redis::run),
     // Includes the tidy tests (xtask), the fixture replay (podero-auth, poa-auth) and the
     // README command check (partner-cli).
     Step::cargo("test", &["test", "--locked", "--workspace"]),

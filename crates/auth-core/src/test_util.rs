@@ -13,6 +13,11 @@
 //! - [`wire`]: token endpoints on loopback (wiremock), the request they received, Basic
 //!   credentials, and credentials that exercise RFC 6749's form encoding.
 //! - [`fixture`]: replaying the vendor fixtures (`fixtures/<vendor>/*.json`).
+//! - [`store`] (with feature `store`): one behavioural suite that every token store's tests
+//!   run against a real store.
+
+#[cfg(feature = "store")]
+pub mod store;
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;

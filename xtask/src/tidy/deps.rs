@@ -35,6 +35,10 @@ const LICENSES: &[(&str, &str)] = &[
         "subtle; matchit (axum) and aws-lc-sys together with MIT",
     ),
     (
+        "BSL-1.0",
+        "xxhash-rust (redis: the key hashing of Redis Cluster slots)",
+    ),
+    (
         "Unicode-3.0",
         "the ICU4X crates behind url's IDNA (icu_*, zerovec, yoke, …) and unicode-ident",
     ),

@@ -305,6 +305,9 @@ pub struct Shared<C, St> {
     store: St,
     keys: Option<StoreKeys>,
     prefix: Option<String>,
+    lock_ttl: Option<Duration>,
+    store_timeout: Option<Duration>,
+    breaker_cooldown: Option<Duration>,
 }
 
 impl<C: fmt::Debug, St: fmt::Debug> fmt::Debug for Shared<C, St> {
@@ -314,6 +317,9 @@ impl<C: fmt::Debug, St: fmt::Debug> fmt::Debug for Shared<C, St> {
             .field("store", &self.store)
             .field("keys", &self.keys)
             .field("prefix", &self.prefix)
+            .field("lock_ttl", &self.lock_ttl)
+            .field("store_timeout", &self.store_timeout)
+            .field("breaker_cooldown", &self.breaker_cooldown)
             .finish()
     }
 }
@@ -330,6 +336,9 @@ where
             store,
             keys: None,
             prefix: None,
+            lock_ttl: None,
+            store_timeout: None,
+            breaker_cooldown: None,
         }
     }
 
@@ -344,6 +353,30 @@ where
     #[must_use]
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// How long the store's lock lives unless its holder extends it (default 10 s); see
+    /// [`SharedSourceBuilder::lock_ttl`].
+    #[must_use]
+    pub fn lock_ttl(mut self, ttl: Duration) -> Self {
+        self.lock_ttl = Some(ttl);
+        self
+    }
+
+    /// The longest one store operation may take (default 2 s); see
+    /// [`SharedSourceBuilder::store_timeout`].
+    #[must_use]
+    pub fn store_timeout(mut self, timeout: Duration) -> Self {
+        self.store_timeout = Some(timeout);
+        self
+    }
+
+    /// How long the store is left alone after it failed (default 30 s); see
+    /// [`SharedSourceBuilder::breaker_cooldown`].
+    #[must_use]
+    pub fn breaker_cooldown(mut self, cooldown: Duration) -> Self {
+        self.breaker_cooldown = Some(cooldown);
         self
     }
 }
@@ -377,6 +410,15 @@ where
         }
         if let Some(prefix) = self.prefix {
             builder = builder.prefix(prefix);
+        }
+        if let Some(ttl) = self.lock_ttl {
+            builder = builder.lock_ttl(ttl);
+        }
+        if let Some(timeout) = self.store_timeout {
+            builder = builder.store_timeout(timeout);
+        }
+        if let Some(cooldown) = self.breaker_cooldown {
+            builder = builder.breaker_cooldown(cooldown);
         }
         builder.build()
     }

@@ -6,6 +6,7 @@ mod cache;
 mod cache_runtimes;
 mod cache_timing;
 mod exchange;
+mod file_store;
 mod parsing;
 mod published;
 mod secrets;
