@@ -79,6 +79,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
         "partner-cli",
         &[
             "auth-core",
+            "auth-redis",
             "partner-emulator",
             "partner-sdk",
             "poa-auth",

@@ -1,5 +1,6 @@
 //! The token store the commands share between runs: the encrypted file store (the default) or
-//! Redis, as one type the commands can hold whichever was chosen.
+//! Redis, as one type the commands can hold whichever was chosen. A store is an optimisation:
+//! when Redis is unreachable, the commands fetch their token directly.
 
 use std::path::Path;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use auth_core::store::{
     FileStore, Fingerprint, LockOwner, StoreEntry, StoreError, StoreKey, StoreRead, TokenStore,
 };
+use auth_redis::RedisStore;
 
 use crate::error::CliError;
 
@@ -15,6 +17,8 @@ use crate::error::CliError;
 pub(crate) enum Store {
     /// Encrypted files in the cache directory.
     File(FileStore),
+    /// Redis or Redis Cluster (several comma-separated node URLs).
+    Redis(RedisStore),
 }
 
 impl Store {
@@ -29,12 +33,19 @@ impl Store {
         }
     }
 
-    /// Redis at `url`.
-    pub(crate) fn redis(_url: &str) -> Result<Self, CliError> {
-        Err(CliError::usage(
-            "this build of partner has no Redis support",
-            "unset PARTNER_REDIS_URL and drop --redis-url",
-        ))
+    /// Redis at `url` (or a Redis Cluster, for several comma-separated node URLs). The URL is
+    /// never repeated in an error: it may hold a password.
+    pub(crate) fn redis(url: &str) -> Result<Self, CliError> {
+        let lookup =
+            |name: &str| (name == auth_redis::ENV_REDIS_URL).then(|| std::ffi::OsString::from(url));
+        RedisStore::from_lookup(lookup)
+            .map(Self::Redis)
+            .map_err(|error| {
+                CliError::usage(
+                    format!("the Redis URL cannot be used: {error}"),
+                    "give redis://host:port (rediss:// for TLS) in --redis-url or PARTNER_REDIS_URL",
+                )
+            })
     }
 }
 
@@ -42,6 +53,7 @@ macro_rules! each_store {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {
             Store::File($store) => $call,
+            Store::Redis($store) => $call,
         }
     };
 }

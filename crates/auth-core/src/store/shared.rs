@@ -7,8 +7,9 @@
 //!    refreshing it at once) is used as it is;
 //! 3. otherwise take the store's lock without waiting, read again, fetch from the inner
 //!    source, store the token (put-if-newer), release the lock;
-//! 4. if another process holds the lock, wait for the token it stores (bounded by the lock's
-//!    TTL), or take the lock when its holder died.
+//! 4. if another process holds the lock, wait for the token it stores, reading the store at
+//!    least every 200 ms, and take the lock when its holder died (its lock expires after its
+//!    TTL); after three lock TTLs without a token, fetch directly.
 //!
 //! Refresh ahead goes through the same steps: the first process to reach its refresh point
 //! takes the lock and refreshes for everybody; the others find the new token at their own.
@@ -475,15 +476,22 @@ impl<S: TokenSource, St: TokenStore> Inner<S, St> {
         {
             return self.fetch_holding(context, &owner).await;
         }
-        // Another process is fetching: wait for what it stores, bounded by the lock's TTL.
+        // Another process is fetching: wait for what it stores. While the lock is held the
+        // holder is alive (a dead holder's lock expires after its TTL and is taken over here),
+        // so keep waiting, up to three lock TTLs in all; only then fetch directly.
         bump(&self.counters.lock_waits);
-        let deadline = tokio::time::Instant::now() + self.lock_ttl;
+        let deadline = tokio::time::Instant::now() + self.lock_ttl.saturating_mul(3);
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
                 break;
             }
-            let wait = left.min(self.lock_ttl / 4).max(Duration::from_millis(10));
+            // Short rounds: a token stored just before a round began is seen at the next
+            // read, within a round.
+            let wait = left
+                .min(self.lock_ttl / 4)
+                .min(Duration::from_millis(200))
+                .max(Duration::from_millis(10));
             self.op_bounded(self.store.wait_for_change(&self.key, wait), wait)
                 .await?;
             if let Found::Usable(token) = self.read(context).await? {
