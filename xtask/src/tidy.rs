@@ -69,6 +69,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
         &["auth-core", "podero-auth"],
         &[
             "auth-core",
+            "auth-redis",
             "partner-emulator",
             "partner-sdk",
             "poa-auth",
