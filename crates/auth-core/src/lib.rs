@@ -81,7 +81,9 @@ pub use exchange::{
     BodyEncoding, ClientAuth, ClientCredentials, ClientCredentialsBuilder, DEFAULT_TIMEOUT,
     ExchangeOptions, HasExchange, SourceConfig,
 };
-pub use provider::{FetchContext, FetchReason, SharedTokenProvider, TokenProvider, TokenSource};
+pub use provider::{
+    FetchContext, FetchReason, SharedTokenProvider, TokenFuture, TokenProvider, TokenSource,
+};
 #[cfg(feature = "test-util")]
 pub use provider::{MockTokenProvider, MockTokenSource};
 pub use redact::{Excerpt, Redactor};

@@ -10,7 +10,9 @@
 //! [`SharedTokenProvider`], through a crate-private `async-trait` twin (`dynamic`).
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use chrono::{DateTime, Utc};
 
@@ -277,14 +279,18 @@ impl fmt::Debug for SharedTokenProvider {
 impl SharedTokenProvider {
     /// A token valid for at least the provider's safety margin; see [`TokenProvider::token`].
     ///
+    /// A fresh token is taken synchronously, before any future exists: the returned
+    /// [`TokenFuture`] is then already complete, and only a call that has to wait boxes the
+    /// provider's future.
+    ///
     /// # Errors
     /// The provider's [`AuthError`].
     #[inline]
-    pub async fn token(&self) -> Result<Token, AuthError> {
-        if let Some(token) = self.inner.fresh_token() {
-            return Ok(token);
+    pub fn token(&self) -> TokenFuture<'_> {
+        match self.inner.fresh_token() {
+            Some(token) => TokenFuture(Kind::Ready(Some(token))),
+            None => TokenFuture(Kind::Waiting(self.inner.token())),
         }
-        self.inner.token().await
     }
 
     /// See [`TokenProvider::invalidate`].
@@ -300,6 +306,40 @@ impl SharedTokenProvider {
     /// See [`TokenProvider::clock`].
     pub fn clock(&self) -> SharedClock {
         self.inner.clock()
+    }
+}
+
+/// The future of [`SharedTokenProvider::token`]: complete at once when the token was fresh
+/// (no allocation), else the provider's boxed future.
+#[must_use = "futures do nothing unless awaited"]
+pub struct TokenFuture<'a>(Kind<'a>);
+
+enum Kind<'a> {
+    Ready(Option<Token>),
+    Waiting(Pin<Box<dyn Future<Output = Result<Token, AuthError>> + Send + 'a>>),
+}
+
+impl Future for TokenFuture<'_> {
+    type Output = Result<Token, AuthError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().0 {
+            // Polled again after completion: the token was handed out already; a second
+            // poll is a caller's bug, answered without panicking.
+            Kind::Ready(token) => Poll::Ready(token.take().ok_or(AuthError::FetchAborted)),
+            Kind::Waiting(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl fmt::Debug for TokenFuture<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.0 {
+            Kind::Ready(_) => "ready",
+            Kind::Waiting(_) => "waiting",
+        };
+        f.debug_tuple("TokenFuture").field(&state).finish()
     }
 }
 
