@@ -125,10 +125,11 @@ impl Counters {
     }
 
     pub(super) fn failure(&self, background: bool) {
-        self.failures.add(1);
+        // The narrower counter first: a reader that sees the failure sees its kind too.
         if background {
             self.refresh_failures.add(1);
         }
+        self.failures.add(1);
     }
 
     pub(super) fn wait(&self) {
