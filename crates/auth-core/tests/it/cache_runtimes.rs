@@ -29,20 +29,31 @@ fn multi_thread() -> Runtime {
         .unwrap()
 }
 
-/// Refresh ahead from 740 s, must refresh from 940 s (1000 s tokens, no jitter).
-fn cache(clock: &ManualClock, source: &CountingSource) -> TokenCache<CountingSource> {
+/// Refresh ahead from 740 s, must refresh from 940 s (1000 s tokens, no jitter); fetches time
+/// out after `timeout` (and a task not polled within the shorter of that and 1 s is stranded).
+fn cache_with(
+    clock: &ManualClock,
+    source: &CountingSource,
+    timeout: Duration,
+) -> TokenCache<CountingSource> {
     TokenCache::builder(source.clone())
         .clock(clock.clone())
         .refresh_jitter(0.0)
-        .fetch_timeout(Duration::from_millis(300))
+        .fetch_timeout(timeout)
         .build()
+}
+
+/// As [`cache_with`], with a 300 ms fetch timeout: for the tests that wait it out.
+fn cache(clock: &ManualClock, source: &CountingSource) -> TokenCache<CountingSource> {
+    cache_with(clock, source, Duration::from_millis(300))
 }
 
 #[test]
 fn a_background_refresh_stranded_on_an_idle_runtime_is_started_again_elsewhere() {
     let clock = ManualClock::at_epoch_2025();
     let source = CountingSource::new(clock.clone(), Some(secs(1000)));
-    let cache = cache(&clock, &source);
+    // Stranded after the 1 s grace; the fetch timeout is far enough not to race a busy test run.
+    let cache = cache_with(&clock, &source, secs(30));
     let idle = current_thread();
     assert_eq!(
         idle.block_on(cache.token()).unwrap().expose_secret(),
@@ -110,7 +121,8 @@ fn a_fetch_on_a_runtime_that_stops_mid_fetch_ends_at_the_fetch_timeout() {
 fn a_runtime_shutting_down_mid_fetch_is_not_a_failure() {
     let clock = ManualClock::at_epoch_2025();
     let source = CountingSource::new(clock.clone(), Some(secs(1000)));
-    let cache = cache(&clock, &source);
+    // No deadline may end the held fetch before the runtime is dropped, however slow the run.
+    let cache = cache_with(&clock, &source, secs(30));
     source.hold();
     let dying = current_thread();
     dying.block_on(async {
