@@ -476,7 +476,9 @@ impl Default for ProcessOptions {
         Self {
             name: "suite-client".into(),
             keys: None,
-            store_timeout: Duration::from_secs(2),
+            // Longer than a real deployment's: the suites run with 64 threads on 2 cores, and
+            // a store operation cut short sends a process to a direct fetch, which they count.
+            store_timeout: Duration::from_secs(5),
             breaker_cooldown: Duration::from_millis(300),
             lock_ttl: Duration::from_secs(5),
         }

@@ -7,8 +7,10 @@ use auth_redis::RedisStore;
 use auth_redis::test_util::{RedisCluster, RedisServer};
 
 /// Short timeouts, so that tests of a dead server stay fast.
-pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
-pub(crate) const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
+// Generous: the suites run with 64 threads on 2 cores, and a store operation that times out
+// sends a process to a direct fetch, which the behaviour tests count.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A standalone `redis-server` of this test's own.
 pub(crate) struct Standalone {
