@@ -98,7 +98,15 @@ impl Redactor {
             forms.push(percent_encode(secret, upper));
             for escape_slash in [true, false] {
                 for ascii_only in [true, false] {
-                    forms.push(json_escape(secret, escape_slash, ascii_only, upper));
+                    for short_controls in [true, false] {
+                        forms.push(json_escape(
+                            secret,
+                            escape_slash,
+                            ascii_only,
+                            upper,
+                            short_controls,
+                        ));
+                    }
                 }
             }
         }
@@ -226,8 +234,15 @@ fn percent_encode(text: &str, upper: bool) -> String {
 
 /// The text as it appears inside a JSON string, the way common serialisers write it:
 /// `serde_json` (neither option), Python's `json.dumps` (`ascii_only`), PHP's `json_encode`
-/// (both).
-fn json_escape(text: &str, escape_slash: bool, ascii_only: bool, upper: bool) -> String {
+/// (both). All three write backspace and form feed as `\b` and `\f` (`short_controls`);
+/// others (Go) as `\u0008` and `\u000c`.
+fn json_escape(
+    text: &str,
+    escape_slash: bool,
+    ascii_only: bool,
+    upper: bool,
+    short_controls: bool,
+) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let unit = |out: &mut String, u: u16| {
         if upper {
@@ -244,6 +259,8 @@ fn json_escape(text: &str, escape_slash: bool, ascii_only: bool, upper: bool) ->
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            '\u{8}' if short_controls => out.push_str("\\b"),
+            '\u{c}' if short_controls => out.push_str("\\f"),
             c if u32::from(c) < 0x20 || (ascii_only && !c.is_ascii()) => {
                 let mut buf = [0u16; 2];
                 for u in c.encode_utf16(&mut buf) {
@@ -432,6 +449,24 @@ mod tests {
             assert!(!described.contains("s3cr"), "{echo}: {described}");
         }
         assert!(!redactor.contains_secret(b"nothing to see"));
+    }
+
+    #[test]
+    fn json_short_escapes_of_control_characters_are_redacted() {
+        // serde_json, Python and PHP write backspace and form feed as `\b` and `\f`; Go
+        // writes `\u0008` and `\u000c`. Found by the redactor fuzz target's oracle.
+        let secret = "x\u{8}y\u{c}z";
+        let redactor = Redactor::new().with_secret(secret);
+        let serde = serde_json::to_string(secret).unwrap();
+        for echo in [
+            serde.trim_matches('"'),
+            r"x\u0008y\u000cz",
+            r"x\u0008y\u000Cz",
+        ] {
+            assert!(redactor.contains_secret(echo.as_bytes()), "{echo}");
+            let shown = redactor.text(&format!("bad secret {echo}"));
+            assert_eq!(shown, "bad secret [redacted]", "{echo}");
+        }
     }
 
     #[test]
