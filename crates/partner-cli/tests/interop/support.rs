@@ -18,7 +18,6 @@
 // Waiting for a real server process (start-up, readiness, expiry) is measured on the real
 // clock, with deadlines.
 #![allow(clippy::disallowed_methods)]
-
 // Each including binary uses a different part of this module; progress (the venv build, server
 // start-up times) goes to stderr, which the test harness shows for failures and --nocapture.
 #![allow(dead_code, clippy::print_stderr)]
