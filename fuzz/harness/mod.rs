@@ -18,8 +18,11 @@ pub(crate) mod token_response;
 pub(crate) mod url;
 pub(crate) mod users_page;
 
+/// A harness: runs one input, panicking when a property fails.
+pub(crate) type Harness = fn(&[u8]);
+
 /// Every target by name (the name of its `fuzz_targets/` file and of its corpus directory).
-pub(crate) const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub(crate) const TARGETS: &[(&str, Harness)] = &[
     ("emulator_request", emulator_request::run),
     ("env_config", env_config::run),
     ("error_response", error_response::run),

@@ -70,11 +70,9 @@ pub(crate) fn run(data: &[u8]) {
         return;
     };
 
+    // (`contains_secret` is checked on each encoding alone above: on the whole text, its
+    // naive search would cost most of the run.)
     let text = layout_text(&forms, &filler, separator, layout);
-    assert!(
-        redactor.contains_secret(text.as_bytes()),
-        "contains_secret misses the secret in {text:?}"
-    );
     if let Some(excerpt) = redactor.excerpt(text.as_bytes()) {
         check_output("excerpt", excerpt.as_str(), &shown, &forbidden, &secret);
     }

@@ -204,8 +204,8 @@ impl Redactor {
             .filter_map(|form| {
                 form.char_indices()
                     .map(|(i, _)| i)
-                    .filter(|&i| i > 0 && text.ends_with(&form[..i]))
-                    .last()
+                    .rev()
+                    .find(|&i| i > 0 && text.ends_with(&form[..i]))
             })
             .max()
             .unwrap_or(0);
