@@ -56,14 +56,18 @@ pub(crate) fn run(data: &[u8]) {
         .iter()
         .flat_map(|form| [form.clone(), escape(form), escape(&collapse(form))])
         .collect();
-    let forbidden: BTreeSet<char> = shown.iter().flat_map(|s| s.chars()).collect();
+    let mut forbidden = CharSet::default();
+    shown
+        .iter()
+        .flat_map(|s| s.chars())
+        .for_each(|c| forbidden.insert(c));
     let usable = |c: char| {
-        !forbidden.contains(&c)
+        !forbidden.contains(c)
             && (!is_unsafe_char(c)
                 || escape(&c.to_string())
                     .chars()
-                    .all(|e| !forbidden.contains(&e)))
-            && (!c.is_whitespace() || !forbidden.contains(&' '))
+                    .all(|e| !forbidden.contains(e)))
+            && (!c.is_whitespace() || !forbidden.contains(' '))
     };
     let filler: Vec<char> = filler.chars().filter(|c| usable(*c)).collect();
     let Some(separator) = SEPARATORS.into_iter().find(|c| usable(*c)) else {
@@ -115,7 +119,7 @@ fn check_output(
     what: &str,
     out: &str,
     shown: &BTreeSet<String>,
-    forbidden: &BTreeSet<char>,
+    forbidden: &CharSet,
     secret: &str,
 ) {
     assert_printable(what, out);
@@ -129,7 +133,7 @@ fn check_output(
         }
     }
     let rest = out.replace(REDACTED, "");
-    if let Some(c) = rest.chars().find(|c| forbidden.contains(c) && !marker(*c)) {
+    if let Some(c) = rest.chars().find(|c| forbidden.contains(*c) && !marker(*c)) {
         panic!(
             "{what} shows {c:?}, a remnant of an encoding of the secret {secret:?} (only the filler's characters may remain): {out:?}"
         );
@@ -258,6 +262,9 @@ fn html_escape(text: &str) -> String {
 
 /// Control characters as the redactor shows them: `\u{1b}`.
 fn escape(text: &str) -> String {
+    if !text.chars().any(is_unsafe_char) {
+        return text.to_owned();
+    }
     let mut out = String::new();
     for c in text.chars() {
         if is_unsafe_char(c) {
@@ -272,4 +279,37 @@ fn escape(text: &str) -> String {
 /// Whitespace runs collapsed to one space, as an excerpt shows text.
 fn collapse(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A set of characters, cheap to fill and query for the mostly-ASCII encodings.
+struct CharSet {
+    ascii: [bool; 128],
+    other: BTreeSet<char>,
+}
+
+impl Default for CharSet {
+    fn default() -> Self {
+        Self {
+            ascii: [false; 128],
+            other: BTreeSet::new(),
+        }
+    }
+}
+
+impl CharSet {
+    fn insert(&mut self, c: char) {
+        match self.ascii.get_mut(c as usize) {
+            Some(slot) => *slot = true,
+            None => {
+                self.other.insert(c);
+            }
+        }
+    }
+
+    fn contains(&self, c: char) -> bool {
+        self.ascii
+            .get(c as usize)
+            .copied()
+            .unwrap_or_else(|| self.other.contains(&c))
+    }
 }
