@@ -47,8 +47,8 @@ impl fmt::Display for Excerpt {
 ///
 /// Three passes, in this order, over the whole text before it is shortened for display (so a
 /// secret cut in half by the shortening is already gone), or over its first 64 KiB (`excerpt`)
-/// or 4,096 characters (`text`), less the start of a known secret's encoding that this bound
-/// splits:
+/// or 4,096 characters (`text`), that bound moved back before any known secret's encoding it
+/// would split:
 /// 1. every known secret (the client secret, the token that was sent) is replaced in every
 ///    form a server may echo it in: as is, form-urlencoded, percent-encoded (either hex case),
 ///    JSON-escaped (with or without `\/` and `\u00e9`-style escapes, either hex case),
@@ -83,6 +83,8 @@ const SENSITIVE_KEYS: [&str; 6] = [
 const LONG_RUN: usize = 20;
 /// How much of a body [`Redactor::excerpt`] reads.
 const MAX_REDACTED_BYTES: usize = 64 * 1024;
+/// How much of a text [`Redactor::text`] reads.
+const MAX_REDACTED_CHARS: usize = 4 * 1024;
 
 impl Redactor {
     /// A redactor that knows no specific secret (the generic passes still apply).
@@ -160,21 +162,9 @@ impl Redactor {
     /// body is empty or only whitespace.
     pub fn excerpt(&self, body: &[u8]) -> Option<Excerpt> {
         // Only the start is shown; redacting a bounded prefix keeps the cost bounded too.
-        let mut end = body.len().min(MAX_REDACTED_BYTES);
-        // A cut inside a UTF-8 sequence would end the text with U+FFFD and hide what precedes
-        // it from `without_split_secret`: cut before the sequence instead.
-        for _ in 0..3 {
-            if body.get(end).is_some_and(|b| b & 0xc0 == 0x80) {
-                end -= 1;
-            }
-        }
+        let end = self.cut_outside_secrets(body, body.len().min(MAX_REDACTED_BYTES));
         let text = String::from_utf8_lossy(&body[..end]);
-        let text = if end < body.len() {
-            self.without_split_secret(&text)
-        } else {
-            &text
-        };
-        let text = self.redact(text);
+        let text = self.redact(&text);
         let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
         if collapsed.is_empty() {
             return None;
@@ -185,31 +175,38 @@ impl Redactor {
     /// Redacts free text (such as an `error_description`), escapes control characters and
     /// shortens it to 500 characters.
     pub fn text(&self, text: &str) -> String {
-        let prefix = truncate_chars(text, 4 * 1024, "");
-        let prefix = if prefix.len() < text.len() {
-            self.without_split_secret(&prefix)
-        } else {
-            &prefix
-        };
+        let bound = text
+            .char_indices()
+            .nth(MAX_REDACTED_CHARS)
+            .map_or(text.len(), |(i, _)| i);
+        let end = self.cut_outside_secrets(text.as_bytes(), bound);
+        // An encoding starts at a character boundary (its first byte leads a character).
+        let prefix = text
+            .get(..end)
+            .or_else(|| text.get(..bound))
+            .unwrap_or_default();
         sanitize(&self.redact(prefix), 500)
     }
 
-    /// `text`, the start of a longer text, without the beginning of a known secret's encoding
-    /// at its end: the cut may have split one there, and the piece would match no form.
-    /// (Found by the redactor fuzz target: an output shrunk by redaction showed the piece.)
-    fn without_split_secret<'a>(&self, text: &'a str) -> &'a str {
-        let split = self
-            .forms
-            .iter()
-            .filter_map(|form| {
-                form.char_indices()
-                    .map(|(i, _)| i)
-                    .rev()
-                    .find(|&i| i > 0 && text.ends_with(&form[..i]))
-            })
-            .max()
-            .unwrap_or(0);
-        &text[..text.len() - split]
+    /// `bound`, moved back before every occurrence of a known secret's encoding that a cut at
+    /// `bound` would split: each is then redacted whole, or not shown at all. (A split piece
+    /// matches no form, and the redaction in front of it can shrink the text enough to bring
+    /// it into view: found by the redactor fuzz target.)
+    fn cut_outside_secrets(&self, text: &[u8], bound: usize) -> usize {
+        let mut cut = bound.min(text.len());
+        'again: loop {
+            for form in &self.forms {
+                let form = form.as_bytes();
+                // Every occurrence inside this window starts before `cut` and ends after it.
+                let window = &text[cut.saturating_sub(form.len() - 1)
+                    ..cut.saturating_add(form.len() - 1).min(text.len())];
+                if let Some(at) = window.windows(form.len()).position(|w| w == form) {
+                    cut = cut.saturating_sub(form.len() - 1) + at;
+                    continue 'again;
+                }
+            }
+            return cut;
+        }
     }
 
     fn redact(&self, text: &str) -> String {
@@ -425,13 +422,6 @@ fn redact_long_runs(text: &str) -> String {
     out
 }
 
-pub(crate) fn truncate_chars(text: &str, max: usize, ellipsis: &str) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}{ellipsis}", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,23 +504,32 @@ mod tests {
         // target (a base64 Basic form cut at 4,096 characters).
         let secret = "hs-P0d!s3cr&=/é";
         let redactor = Redactor::new().with_basic_credentials("c", secret);
-        let text = format!("{} {secret}", "a".repeat(4 * 1024 - 7));
+        let text = format!("{} {secret} more", "a".repeat(MAX_REDACTED_CHARS - 7));
         assert_eq!(redactor.text(&text), "[redacted] ");
-        let body = format!("{} {secret}", "a".repeat(MAX_REDACTED_BYTES - 12));
+        let body = format!("{} {secret} more", "a".repeat(MAX_REDACTED_BYTES - 12));
         assert_eq!(
             redactor.excerpt(body.as_bytes()).unwrap().as_str(),
             "[redacted]"
         );
-        // Cut inside the two bytes of `é`: the piece before it goes too.
-        let body = format!("{} {secret}", "a".repeat(MAX_REDACTED_BYTES - 16));
+        // Cut inside the two bytes of `é`.
+        let body = format!("{} {secret} more", "a".repeat(MAX_REDACTED_BYTES - 16));
         assert_eq!(
             redactor.excerpt(body.as_bytes()).unwrap().as_str(),
             "[redacted]"
         );
-        // Text that only looks like the start of a secret is cut the same way; whole secrets
-        // before the cut are redacted as usual.
-        let text = format!("{secret} {} hs-P0", "b".repeat(4 * 1024 - 19));
-        assert_eq!(redactor.text(&text), "[redacted] [redacted] ");
+    }
+
+    #[test]
+    fn a_secret_ending_at_the_redaction_bound_is_redacted_whole() {
+        // Its last character also starts it: dropping "the start of a secret" at the bound
+        // would have left the rest unredacted (found by the redactor fuzz target in a first
+        // version of the fix).
+        let secret = "s3cr3ts";
+        let redactor = Redactor::new().with_secret(secret);
+        let text = format!("{} {secret} more", "x".repeat(MAX_REDACTED_CHARS - 8));
+        assert_eq!(redactor.text(&text), "[redacted] [redacted]");
+        // Text that only looks like the start of a secret stays.
+        assert_eq!(redactor.text("y s3cr"), "y s3cr");
     }
 
     #[test]
