@@ -314,6 +314,8 @@ struct Script {
     state: Arc<Mutex<ScriptState>>,
     clock: ManualClock,
     steps: Arc<AtomicU64>,
+    /// How many fetches were dropped without an answer: what a hang waits for, asleep.
+    timed_out: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 impl Script {
@@ -337,6 +339,7 @@ impl Script {
 /// Counts a running fetch; on drop, whether it answered.
 struct Alive {
     state: Arc<Mutex<ScriptState>>,
+    timed_out: Arc<tokio::sync::watch::Sender<usize>>,
     answered: bool,
 }
 
@@ -347,6 +350,7 @@ impl Drop for Alive {
         state.ended += 1;
         if !self.answered {
             state.unanswered_drops += 1;
+            self.timed_out.send_replace(state.unanswered_drops);
         }
     }
 }
@@ -370,6 +374,7 @@ impl TokenSource for Script {
             state.max_alive = state.max_alive.max(state.alive);
             Alive {
                 state: Arc::clone(&self.state),
+                timed_out: Arc::clone(&self.timed_out),
                 answered: false,
             }
         };
@@ -938,6 +943,7 @@ impl Harness {
             state: Arc::default(),
             clock: clock.clone(),
             steps: Arc::clone(&steps),
+            timed_out: Arc::new(tokio::sync::watch::Sender::new(0)),
         };
         let cache = TokenCache::builder(script.clone())
             .clock(clock.clone())
@@ -1316,12 +1322,18 @@ impl Harness {
             .iter()
             .flat_map(|f| f.waiters.clone())
             .collect();
-        let (script, cache) = (self.script.clone(), self.cache.clone());
+        // Asleep until the watchdog aborts the fetch (a fetch timeout of real time), then a
+        // moment for it to finish recording the failure and answering the waiters.
         let hangs = self.hangs;
-        until("the hung fetch times out", || {
-            script.unanswered_drops() >= hangs
-                && cache.metrics().failures >= failures
-                && waiters.iter().all(|id| self.is_finished(*id))
+        let mut timed_out = self.script.timed_out.subscribe();
+        let deadline = self.model.settings.fetch_timeout + DEADLINE;
+        tokio::time::timeout(deadline, timed_out.wait_for(|n| *n >= hangs))
+            .await
+            .map_err(|_| format!("the hung fetch did not time out within {deadline:?}"))?
+            .map_err(|e| e.to_string())?;
+        let cache = self.cache.clone();
+        until("the hung fetch's failure is recorded", || {
+            cache.metrics().failures >= failures && waiters.iter().all(|id| self.is_finished(*id))
         })
         .await?;
         let late = hung_at.elapsed();
@@ -1440,7 +1452,9 @@ fn unix_nanos(at: chrono::DateTime<chrono::Utc>) -> i64 {
 
 /// Runs one sequence on a fresh runtime and cache; the counters at its end.
 fn run_case(settings: Settings, ops: &[Op]) -> Result<Counters, TestCaseError> {
+    // A timer only for the deadline of a hang; the cache uses none.
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("a runtime");
     match runtime.block_on(Harness::new(settings).run(ops)) {
