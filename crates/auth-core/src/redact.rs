@@ -45,8 +45,10 @@ impl fmt::Display for Excerpt {
 
 /// Removes secrets from text taken from a response before it goes into an error.
 ///
-/// Three passes, in this order, over the whole text before it is shortened (so a secret cut in
-/// half by the shortening is already gone):
+/// Three passes, in this order, over the whole text before it is shortened for display (so a
+/// secret cut in half by the shortening is already gone), or over its first 64 KiB (`excerpt`)
+/// or 4,096 characters (`text`), that bound moved back before any known secret's encoding it
+/// would split:
 /// 1. every known secret (the client secret, the token that was sent) is replaced in every
 ///    form a server may echo it in: as is, form-urlencoded, percent-encoded (either hex case),
 ///    JSON-escaped (with or without `\/` and `\u00e9`-style escapes, either hex case),
@@ -79,6 +81,10 @@ const SENSITIVE_KEYS: [&str; 6] = [
     "assertion",
 ];
 const LONG_RUN: usize = 20;
+/// How much of a body [`Redactor::excerpt`] reads.
+const MAX_REDACTED_BYTES: usize = 64 * 1024;
+/// How much of a text [`Redactor::text`] reads.
+const MAX_REDACTED_CHARS: usize = 4 * 1024;
 
 impl Redactor {
     /// A redactor that knows no specific secret (the generic passes still apply).
@@ -98,7 +104,15 @@ impl Redactor {
             forms.push(percent_encode(secret, upper));
             for escape_slash in [true, false] {
                 for ascii_only in [true, false] {
-                    forms.push(json_escape(secret, escape_slash, ascii_only, upper));
+                    for short_controls in [true, false] {
+                        forms.push(json_escape(
+                            secret,
+                            escape_slash,
+                            ascii_only,
+                            upper,
+                            short_controls,
+                        ));
+                    }
                 }
             }
         }
@@ -147,10 +161,9 @@ impl Redactor {
     /// An excerpt of a raw body (lossy UTF-8), redacted, escaped and shortened; `None` if the
     /// body is empty or only whitespace.
     pub fn excerpt(&self, body: &[u8]) -> Option<Excerpt> {
-        // Only the start is shown; redacting a bounded prefix keeps the cost bounded too. The
-        // prefix is generous so that a secret straddling the cut is still recognised whole.
-        let prefix = &body[..body.len().min(64 * 1024)];
-        let text = String::from_utf8_lossy(prefix);
+        // Only the start is shown; redacting a bounded prefix keeps the cost bounded too.
+        let end = self.cut_outside_secrets(body, body.len().min(MAX_REDACTED_BYTES));
+        let text = String::from_utf8_lossy(&body[..end]);
         let text = self.redact(&text);
         let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
         if collapsed.is_empty() {
@@ -162,8 +175,38 @@ impl Redactor {
     /// Redacts free text (such as an `error_description`), escapes control characters and
     /// shortens it to 500 characters.
     pub fn text(&self, text: &str) -> String {
-        let prefix = truncate_chars(text, 4 * 1024, "");
-        sanitize(&self.redact(&prefix), 500)
+        let bound = text
+            .char_indices()
+            .nth(MAX_REDACTED_CHARS)
+            .map_or(text.len(), |(i, _)| i);
+        let end = self.cut_outside_secrets(text.as_bytes(), bound);
+        // An encoding starts at a character boundary (its first byte leads a character).
+        let prefix = text
+            .get(..end)
+            .or_else(|| text.get(..bound))
+            .unwrap_or_default();
+        sanitize(&self.redact(prefix), 500)
+    }
+
+    /// `bound`, moved back before every occurrence of a known secret's encoding that a cut at
+    /// `bound` would split: each is then redacted whole, or not shown at all. (A split piece
+    /// matches no form, and the redaction in front of it can shrink the text enough to bring
+    /// it into view: found by the redactor fuzz target.)
+    fn cut_outside_secrets(&self, text: &[u8], bound: usize) -> usize {
+        let mut cut = bound.min(text.len());
+        'again: loop {
+            for form in &self.forms {
+                let form = form.as_bytes();
+                // Every occurrence inside this window starts before `cut` and ends after it.
+                let window = &text[cut.saturating_sub(form.len() - 1)
+                    ..cut.saturating_add(form.len() - 1).min(text.len())];
+                if let Some(at) = window.windows(form.len()).position(|w| w == form) {
+                    cut = cut.saturating_sub(form.len() - 1) + at;
+                    continue 'again;
+                }
+            }
+            return cut;
+        }
     }
 
     fn redact(&self, text: &str) -> String {
@@ -226,8 +269,15 @@ fn percent_encode(text: &str, upper: bool) -> String {
 
 /// The text as it appears inside a JSON string, the way common serialisers write it:
 /// `serde_json` (neither option), Python's `json.dumps` (`ascii_only`), PHP's `json_encode`
-/// (both).
-fn json_escape(text: &str, escape_slash: bool, ascii_only: bool, upper: bool) -> String {
+/// (both). All three write backspace and form feed as `\b` and `\f` (`short_controls`);
+/// others (Go) as `\u0008` and `\u000c`.
+fn json_escape(
+    text: &str,
+    escape_slash: bool,
+    ascii_only: bool,
+    upper: bool,
+    short_controls: bool,
+) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let unit = |out: &mut String, u: u16| {
         if upper {
@@ -244,6 +294,8 @@ fn json_escape(text: &str, escape_slash: bool, ascii_only: bool, upper: bool) ->
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            '\u{8}' if short_controls => out.push_str("\\b"),
+            '\u{c}' if short_controls => out.push_str("\\f"),
             c if u32::from(c) < 0x20 || (ascii_only && !c.is_ascii()) => {
                 let mut buf = [0u16; 2];
                 for u in c.encode_utf16(&mut buf) {
@@ -370,13 +422,6 @@ fn redact_long_runs(text: &str) -> String {
     out
 }
 
-pub(crate) fn truncate_chars(text: &str, max: usize, ellipsis: &str) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}{ellipsis}", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,6 +477,59 @@ mod tests {
             assert!(!described.contains("s3cr"), "{echo}: {described}");
         }
         assert!(!redactor.contains_secret(b"nothing to see"));
+    }
+
+    #[test]
+    fn json_short_escapes_of_control_characters_are_redacted() {
+        // serde_json, Python and PHP write backspace and form feed as `\b` and `\f`; Go
+        // writes `\u0008` and `\u000c`. Found by the redactor fuzz target's oracle.
+        let secret = "x\u{8}y\u{c}z";
+        let redactor = Redactor::new().with_secret(secret);
+        let serde = serde_json::to_string(secret).unwrap();
+        for echo in [
+            serde.trim_matches('"'),
+            r"x\u0008y\u000cz",
+            r"x\u0008y\u000Cz",
+        ] {
+            assert!(redactor.contains_secret(echo.as_bytes()), "{echo}");
+            let shown = redactor.text(&format!("bad secret {echo}"));
+            assert_eq!(shown, "bad secret [redacted]", "{echo}");
+        }
+    }
+
+    #[test]
+    fn a_secret_split_by_the_redaction_bound_is_not_shown() {
+        // Redaction shrinks the long run in front to one marker, which brings the cut at the
+        // bound into view: no piece of the secret may be there. Found by the redactor fuzz
+        // target (a base64 Basic form cut at 4,096 characters).
+        let secret = "hs-P0d!s3cr&=/é";
+        let redactor = Redactor::new().with_basic_credentials("c", secret);
+        let text = format!("{} {secret} more", "a".repeat(MAX_REDACTED_CHARS - 7));
+        assert_eq!(redactor.text(&text), "[redacted] ");
+        let body = format!("{} {secret} more", "a".repeat(MAX_REDACTED_BYTES - 12));
+        assert_eq!(
+            redactor.excerpt(body.as_bytes()).unwrap().as_str(),
+            "[redacted]"
+        );
+        // Cut inside the two bytes of `é`.
+        let body = format!("{} {secret} more", "a".repeat(MAX_REDACTED_BYTES - 16));
+        assert_eq!(
+            redactor.excerpt(body.as_bytes()).unwrap().as_str(),
+            "[redacted]"
+        );
+    }
+
+    #[test]
+    fn a_secret_ending_at_the_redaction_bound_is_redacted_whole() {
+        // Its last character also starts it: dropping "the start of a secret" at the bound
+        // would have left the rest unredacted (found by the redactor fuzz target in a first
+        // version of the fix).
+        let secret = "s3cr3ts";
+        let redactor = Redactor::new().with_secret(secret);
+        let text = format!("{} {secret} more", "x".repeat(MAX_REDACTED_CHARS - 8));
+        assert_eq!(redactor.text(&text), "[redacted] [redacted]");
+        // Text that only looks like the start of a secret stays.
+        assert_eq!(redactor.text("y s3cr"), "y s3cr");
     }
 
     #[test]

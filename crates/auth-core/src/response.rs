@@ -87,9 +87,11 @@ pub fn parse_token_response(
         Some(_) => return Err(malformed("`token_type` is not a string")),
     };
     if token_type != TokenType::Bearer {
+        // Server text like any other: redacted (a server may echo a credential here), then
+        // escaped and bounded.
         return Err(malformed(&format!(
             "unsupported `token_type` `{}`: only bearer tokens can be used",
-            crate::redact::sanitize(token_type.scheme(), 40)
+            crate::redact::sanitize(&redactor.text(token_type.scheme()), 40)
         )));
     }
     let expires_in = match object.remove("expires_in") {

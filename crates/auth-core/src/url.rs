@@ -104,6 +104,8 @@ fn check_base(url: &Url, what: &'static str) -> Result<(), ConfigError> {
 
 /// Appends `path` to `base`'s path, segment by segment (each segment percent-encoded as
 /// needed), keeping a trailing slash of `path`. The query and fragment of `base` are dropped.
+/// Dot segments (`.`, `..`, also spelt `%2e` or with tabs and newlines, which URL parsing
+/// ignores) are skipped: they would climb out of `base`'s path.
 pub fn join(base: &Url, path: &str) -> Url {
     let mut url = base.clone();
     url.set_query(None);
@@ -112,10 +114,23 @@ pub fn join(base: &Url, path: &str) -> Url {
         segments.pop_if_empty();
         let path = path.strip_prefix('/').unwrap_or(path);
         if !path.is_empty() {
-            segments.extend(path.split('/'));
+            segments.extend(path.split('/').filter(|s| !is_dot_segment(s)));
         }
     }
     url
+}
+
+/// Whether URL parsing reads `segment` as `.` or `..`. `PathSegmentsMut` skips exactly those
+/// two spellings, but parses the others, and `..` then removes the segment before it (found
+/// by the url fuzz target: `.\t.` took the last segment of a base's path prefix away).
+fn is_dot_segment(segment: &str) -> bool {
+    let plain: String = segment
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect::<String>()
+        .to_ascii_lowercase()
+        .replace("%2e", ".");
+    plain == "." || plain == ".."
 }
 
 /// Parses an absolute URL, naming `what` in the error.
@@ -226,6 +241,33 @@ mod tests {
         assert_eq!(
             join(&base("https://h/p"), "/a?b#c").as_str(),
             "https://h/p/a%3Fb%23c"
+        );
+    }
+
+    #[test]
+    fn a_path_never_climbs_out_of_the_base_prefix() {
+        // Found by the url fuzz target: `.\t.` is `..` to the URL parser.
+        for path in [
+            "/../t",
+            "/./t",
+            "/.\t./t",
+            "/%2e%2e/t",
+            "/%2E./t",
+            "/.%2e/t",
+            "/%2e/t",
+            "/..\n/t",
+            "/a/../../t",
+        ] {
+            let joined = join(&base("https://h/prefix/v1"), path);
+            assert!(
+                joined.path().starts_with("/prefix/v1/") && joined.path().ends_with("/t"),
+                "{path:?} gave {joined}"
+            );
+        }
+        // Dots inside a name are ordinary characters.
+        assert_eq!(
+            join(&base("https://h/p"), "/.well-known/a..b").as_str(),
+            "https://h/p/.well-known/a..b"
         );
     }
 

@@ -125,6 +125,18 @@ impl ApiResponse {
         serde_json::from_slice(&self.body).map_err(|e| self.decode_error(e.to_string()))
     }
 
+    /// A 200 answer with `body` to `method path`, for parsing outside a request (the fuzz
+    /// entry points).
+    pub(crate) fn from_body(method: Method, path: &str, body: Vec<u8>) -> Self {
+        Self {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body,
+            method,
+            path: path.to_owned(),
+        }
+    }
+
     /// An [`ApiError::Decode`] about this response.
     pub(crate) fn decode_error(&self, reason: impl Into<String>) -> ApiError {
         ApiError::decode(

@@ -463,6 +463,11 @@ impl<S> Shared<S> {
     /// Serves the current entry: counts a hit and refreshes this thread's replica.
     fn serve(&self, entry: &Entry) -> Token {
         self.read.count_hit();
+        self.replica(entry)
+    }
+
+    /// A handle to the current entry, refreshing this thread's replica; no hit is counted.
+    fn replica(&self, entry: &Entry) -> Token {
         self.read.fill(
             entry.generation,
             &entry.token,
@@ -579,7 +584,11 @@ impl<S> Shared<S> {
             error: error.clone(),
         });
         match &state.current {
-            Some(entry) if now < entry.deadlines.expires_at => Outcome::Done(Ok(self.serve(entry))),
+            // The waiters waited: the still-valid token they get is no hit (and a failed
+            // background refresh has no waiters at all).
+            Some(entry) if now < entry.deadlines.expires_at => {
+                Outcome::Done(Ok(self.replica(entry)))
+            }
             _ => Outcome::Done(Err(error)),
         }
     }

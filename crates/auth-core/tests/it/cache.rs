@@ -335,6 +335,25 @@ async fn a_failed_background_refresh_keeps_serving_the_valid_token() {
     assert_eq!(cache.token().await.unwrap().expose_secret(), "token-3");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_background_refresh_counts_no_hit() {
+    let clock = ManualClock::at_epoch_2025();
+    let source = CountingSource::new(clock.clone(), Some(secs(1000)));
+    let cache = cache(&clock, &source, 0.2);
+    cache.token().await.unwrap();
+    clock.advance(secs(850));
+    source.fail_next(unavailable());
+    // One hit: this call, served at once while it starts the background refresh.
+    assert_eq!(cache.token().await.unwrap().expose_secret(), "token-1");
+    wait_until(DEADLINE, || cache.metrics().failures == 1).await;
+    let metrics = cache.metrics();
+    assert_eq!(
+        (metrics.hits, metrics.refresh_failures),
+        (1, 1),
+        "the failed refresh served nobody: {metrics:?}"
+    );
+}
+
 #[tokio::test]
 async fn the_waiters_of_a_failed_fetch_get_a_still_valid_token() {
     let clock = ManualClock::at_epoch_2025();

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cache;
+mod cache_model;
 mod cache_runtimes;
 mod cache_timing;
 mod exchange;

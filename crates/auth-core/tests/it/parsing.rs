@@ -163,3 +163,20 @@ fn parse_error_response_reads_rfc_6749_errors_only() {
     assert!(parse_error_response(br#"{"detail":"nope"}"#, &redactor).is_none());
     assert!(parse_error_response(b"not json", &redactor).is_none());
 }
+
+#[test]
+fn an_unsupported_token_type_is_redacted_in_the_error() {
+    // Found by the token_response fuzz target: the server's `token_type` went into the message
+    // escaped but not redacted, so an echoed credential showed.
+    let error = parse(
+        200,
+        r#"{"access_token":"t","token_type":"be client-secret-value arer"}"#,
+    )
+    .unwrap_err();
+    let text = error.to_string();
+    assert!(!text.contains("client-secret-value"), "{text}");
+    assert!(
+        text.contains("unsupported `token_type` `be [redacted] arer`"),
+        "{text}"
+    );
+}

@@ -292,6 +292,19 @@ impl Settings {
     }
 }
 
+/// Parses one page of the users list as the listing does (a bare array, or an envelope with
+/// the users under `results` or `items` and the next page's URL under `next`): the users and
+/// the `next` link. Exposed, hidden from the documentation, for the fuzz targets.
+///
+/// # Errors
+/// [`ApiError::Decode`], as a listing reports a page it cannot read.
+#[doc(hidden)]
+pub fn parse_users_page(body: &[u8]) -> Result<(Vec<User>, Option<String>), ApiError> {
+    let response = crate::client::ApiResponse::from_body(Method::GET, USERS, body.to_vec());
+    let page = pages::parse(&response)?;
+    Ok((page.users, page.next))
+}
+
 /// Reads `PODERO_ORG_ID` through `lookup`.
 ///
 /// # Errors
