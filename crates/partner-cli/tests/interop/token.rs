@@ -61,6 +61,7 @@ fn json_body_refused(variant: Variant) {
 }
 
 #[test]
+#[allow(clippy::disallowed_methods)] // The run's wall time, not the library's clock.
 fn five_second_tokens_report_their_lifetime() {
     let server = DotServer::shared(JSON_PROTECTED.token_seconds(SHORT_SECONDS));
     let partner = Partner::new(server, &server.client);
