@@ -162,7 +162,7 @@ fn a_cache_shared_by_a_runtime_per_call_never_backs_off() {
     // call, dropping the background refresh it spawned.
     let clock = ManualClock::at_epoch_2025();
     let source = CountingSource::new(clock.clone(), Some(secs(1000)));
-    let cache = cache(&clock, &source);
+    let cache = cache_with(&clock, &source, secs(30));
     current_thread().block_on(cache.token()).unwrap();
     clock.advance(secs(745));
     for _ in 0..20 {
@@ -187,7 +187,7 @@ fn a_cache_shared_by_a_runtime_per_call_never_backs_off() {
 fn without_a_time_driver_a_timer_free_source_works() {
     let clock = ManualClock::at_epoch_2025();
     let source = CountingSource::new(clock.clone(), Some(secs(1000)));
-    let cache = cache(&clock, &source);
+    let cache = cache_with(&clock, &source, secs(30));
     let runtime = Builder::new_current_thread().build().unwrap();
     assert_eq!(
         runtime.block_on(cache.token()).unwrap().expose_secret(),

@@ -135,10 +135,24 @@ fn token(lifetime: u64) -> Op {
     })
 }
 
+/// Runs a fixed sequence. A run the machine made inconclusive (a held fetch timed out on its
+/// own, a fetch task not polled within its grace: see the module docs) is run again, up to
+/// [`REPLAY_ATTEMPTS`] times; a failure fails at once.
 #[track_caller]
 fn replay(settings: Settings, ops: &[Op]) -> Counters {
-    run_case(settings, ops).unwrap_or_else(|error| panic!("{error}"))
+    let mut inconclusive = Vec::new();
+    for _ in 0..REPLAY_ATTEMPTS {
+        match run_case(settings.clone(), ops) {
+            Ok(counters) => return counters,
+            Err(TestCaseError::Reject(why)) => inconclusive.push(why),
+            Err(error) => panic!("{error}"),
+        }
+    }
+    panic!("every run was inconclusive: {inconclusive:?}");
 }
+
+/// How many times [`replay`] runs a sequence that a loaded machine made inconclusive.
+const REPLAY_ATTEMPTS: usize = 5;
 
 /// Found by the search (shrunk): a background refresh fails while the token is still valid.
 /// The cache counted a hit for it, though nobody was served (the waiters of a failed fetch
