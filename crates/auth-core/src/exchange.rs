@@ -18,7 +18,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use tracing::{Instrument as _, debug, field, warn};
+use tracing::{Instrument as _, debug, warn};
 
 use crate::cache::{TokenCache, TokenCacheBuilder};
 use crate::clock::{Clock, SharedClock, nanos_duration};
@@ -377,7 +377,6 @@ impl TokenSource for ClientCredentials {
             "token_exchange",
             vendor = %inner.label,
             host = %inner.token_url.host(),
-            attempt = field::Empty,
         );
         async {
             let result = retry::run(&inner.retry, &inner.clock, "token request", |_| {

@@ -12,7 +12,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use tracing::warn;
+use tracing::{Instrument as _, warn};
 
 use crate::clock::{Clock, nanos_duration};
 
@@ -154,7 +154,9 @@ impl<E> Failed<E> {
 
 /// The retry loop: runs `attempt(n)` for n = 1, 2, ... until it succeeds, fails fatally, or
 /// `policy` says stop; waits on `clock` between attempts and logs each retry (`what` names the
-/// request in the log line). Records the attempt number on the current span's `attempt` field.
+/// request in the log line). Each attempt runs in a span of its own, `attempt{n}`, with an
+/// empty `status` field the attempt may record (a span field recorded twice would be shown
+/// twice by `tracing_subscriber::fmt`).
 ///
 /// # Errors
 /// The last attempt's error.
@@ -174,8 +176,8 @@ where
     let mut attempts = 0;
     loop {
         attempts += 1;
-        tracing::Span::current().record("attempt", attempts);
-        let failed = match attempt(attempts).await {
+        let span = tracing::info_span!("attempt", n = attempts, status = tracing::field::Empty);
+        let failed = match attempt(attempts).instrument(span).await {
             Ok(value) => return Ok(value),
             Err(failed) => failed,
         };

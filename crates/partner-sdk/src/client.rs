@@ -36,7 +36,7 @@ use reqwest::header::{
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tracing::{Instrument as _, debug, field};
+use tracing::{Instrument as _, debug};
 
 use crate::error::{ApiError, ErrorBody, StatusError};
 use crate::retry::{Retry, classify_status, classify_transport};
@@ -293,8 +293,6 @@ impl AuthenticatedClient {
             "api_request",
             method = %call.method,
             path = %call.template,
-            status = field::Empty,
-            attempt = field::Empty,
         );
         let inner = &*self.inner;
         retry::run(&inner.retry, &inner.clock, "API request", |_| {
