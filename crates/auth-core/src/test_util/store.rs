@@ -517,21 +517,36 @@ fn spawn_token<St: TokenStore>(
 const LIFETIME: Duration = Duration::from_secs(3600);
 
 /// Two processes cold at once make one token request between them, and both get its token.
+///
+/// A store operation that a loaded machine lets run past the store timeout sends a process to
+/// a direct fetch (a counted fallback, as it should): such a run proves nothing either way, so
+/// it is run again under another name, up to three times in all.
 pub async fn cold_processes_make_one_request<H: StoreHarness>(harness: &H) {
-    let source = IssuingSource::new(LIFETIME);
-    source.set_latency(Duration::from_millis(200));
-    let options = ProcessOptions::default();
-    let one = process(&source, harness.open(), &options);
-    let two = process(&source, harness.open(), &options);
-    let (a, b) = (spawn_token(&one), spawn_token(&two));
-    let (a, b) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
-    assert_eq!(source.calls(), 1);
-    assert!(a.same_token(&b));
-    // A third process, later, finds it in the store.
-    let three = process(&source, harness.open(), &options);
-    assert!(three.token().await.unwrap().same_token(&a));
-    assert_eq!(source.calls(), 1);
-    assert_eq!(three.source().metrics().store_hits, 1);
+    const ATTEMPTS: usize = 3;
+    for attempt in 1..=ATTEMPTS {
+        let source = IssuingSource::new(LIFETIME);
+        source.set_latency(Duration::from_millis(200));
+        let options = ProcessOptions {
+            name: format!("cold-{attempt}"),
+            ..ProcessOptions::default()
+        };
+        let one = process(&source, harness.open(), &options);
+        let two = process(&source, harness.open(), &options);
+        let (a, b) = (spawn_token(&one), spawn_token(&two));
+        let (a, b) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
+        let metrics = [one.source().metrics(), two.source().metrics()];
+        if metrics.iter().any(|m| m.fallbacks > 0) && attempt < ATTEMPTS {
+            continue;
+        }
+        assert_eq!(source.calls(), 1, "{metrics:?}");
+        assert!(a.same_token(&b));
+        // A third process, later, finds it in the store.
+        let three = process(&source, harness.open(), &options);
+        assert!(three.token().await.unwrap().same_token(&a));
+        assert_eq!(source.calls(), 1);
+        assert_eq!(three.source().metrics().store_hits, 1);
+        return;
+    }
 }
 
 /// A token rejected in one process is deleted from the store: no process is handed it by the
