@@ -51,6 +51,9 @@ impl Drop for CacheDir {
     }
 }
 
+/// How many times a token run is made when the token expires on its way (a loaded machine).
+pub(crate) const TOKEN_ATTEMPTS: usize = 3;
+
 /// What a run printed and how it ended.
 #[derive(Debug)]
 pub(crate) struct Run {
@@ -98,11 +101,18 @@ impl<'a> Partner<'a> {
 
     /// Runs `partner token --vendor podero --show-secret` (traced): the one token the command
     /// prints on purpose is exempt from the scan of stdout, nothing else is.
+    /// A run whose five-second token expired on its way (see [`Run::expired_on_arrival`]) is
+    /// run again, up to [`TOKEN_ATTEMPTS`] times in all.
     pub(crate) fn run_showing_token(&self) -> (Run, String) {
         let args = ["token", "--vendor", "podero", "--show-secret"];
-        let mut command = self.command(&args, Some("trace"));
-        let output = command.output().unwrap();
-        let run = Run::from(output);
+        let mut run = Run::from(self.command(&args, Some("trace")).output().unwrap());
+        for _ in 1..TOKEN_ATTEMPTS {
+            if !run.expired_on_arrival() {
+                break;
+            }
+            self.scan(&run, None);
+            run = Run::from(self.command(&args, Some("trace")).output().unwrap());
+        }
         assert_eq!(run.code, Some(0), "{run:?}");
         let token = run.json()["access_token"].as_str().unwrap().to_owned();
         self.scan(&run, Some(&token));
@@ -224,6 +234,14 @@ impl Run {
 
     /// Asserts a successful run and returns stdout as JSON.
     #[track_caller]
+    /// Whether the binary refused a token that had expired before it arrived (exit 4). DOT
+    /// on a machine loaded by a 64-thread test run took over six seconds to answer once, more
+    /// than the expiry tests' five-second tokens live: the binary is right to refuse such a
+    /// token, and the run says nothing about what the test checks.
+    pub(crate) fn expired_on_arrival(&self) -> bool {
+        self.code == Some(4) && self.stderr.contains("before it arrived")
+    }
+
     pub(crate) fn ok_json(&self) -> Value {
         self.assert_code(0);
         self.json()

@@ -1,6 +1,6 @@
 //! `partner token` against DOT's token endpoint.
 
-use crate::cli::Partner;
+use crate::cli::{Partner, TOKEN_ATTEMPTS};
 use crate::support::{DotServer, Variant};
 use crate::{FORM_DRF, FORM_PROTECTED, JSON_DRF, JSON_PROTECTED, SHORT_SECONDS};
 
@@ -65,8 +65,16 @@ fn json_body_refused(variant: Variant) {
 fn five_second_tokens_report_their_lifetime() {
     let server = DotServer::shared(JSON_PROTECTED.token_seconds(SHORT_SECONDS));
     let partner = Partner::new(server, &server.client);
-    let started = std::time::Instant::now();
-    let json = partner.run(&["token", "--vendor", "podero"]).ok_json();
+    let mut started = std::time::Instant::now();
+    let mut run = partner.run(&["token", "--vendor", "podero"]);
+    for _ in 1..TOKEN_ATTEMPTS {
+        if !run.expired_on_arrival() {
+            break;
+        }
+        started = std::time::Instant::now();
+        run = partner.run(&["token", "--vendor", "podero"]);
+    }
+    let json = run.ok_json();
     // What is left of the five seconds when the binary prints it: all of it, less the time
     // the run took (DOT answers slowly on a loaded machine) and up to two seconds of rounding.
     let took = i64::try_from(started.elapsed().as_secs()).unwrap();
