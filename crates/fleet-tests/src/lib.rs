@@ -117,8 +117,21 @@ impl Backend {
             Self::Redis(server) => server.kill(),
             Self::Cluster(cluster) => cluster.kill(),
             Self::File(dir) => {
-                let _ = std::fs::remove_dir_all(&*dir);
-                std::fs::write(&*dir, b"not a directory").unwrap();
+                // The workers keep writing into the directory, so removing it can race with
+                // them (it was not empty after all): move it away in one step, a rename, then
+                // put a file in its place.
+                let away = dir.with_extension("broken");
+                for _ in 0..100 {
+                    if dir.is_dir() {
+                        let _ = std::fs::remove_dir_all(&away);
+                        let _ = std::fs::rename(&*dir, &away);
+                    }
+                    if std::fs::write(&*dir, b"not a directory").is_ok() {
+                        let _ = std::fs::remove_dir_all(&away);
+                        return;
+                    }
+                }
+                panic!("could not replace {} with a file", dir.display());
             }
         }
     }
