@@ -350,7 +350,18 @@ fn wait_ready(port: u16, child: Option<&mut Child>, dir: &Path) -> Result<(), St
             return Err(format!("redis-server exited with {status}: {}", log.trim()));
         }
         if ping(port) {
-            return Ok(());
+            // Another test's server may hold the port that this one failed to bind (a free
+            // port is only free when it is picked): only our own process will do.
+            return match reported_pid(port) {
+                Some(pid) if pid != child.id() => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    Err(format!(
+                        "port {port} is held by another redis-server (pid {pid})"
+                    ))
+                }
+                _ => Ok(()),
+            };
         }
         if Instant::now() > deadline {
             return Err(format!(
@@ -377,6 +388,40 @@ fn ping(port: u16) -> bool {
     let mut reply = [0u8; 7];
     stream.read_exact(&mut reply).is_ok()
         && (&reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
+}
+
+/// The `process_id` that the server on `port` reports in `INFO server`; `None` when it does
+/// not say (it wants a password, or did not answer in time).
+fn reported_pid(port: u16) -> Option<u32> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = TcpStream::connect_timeout(
+        &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        Duration::from_millis(200),
+    )
+    .ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while reply.len() < 16 * 1024 {
+        let read = stream.read(&mut chunk).ok()?;
+        if read == 0 {
+            break;
+        }
+        reply.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&reply);
+        if let Some(rest) = text.split("process_id:").nth(1)
+            && let Some((pid, _)) = rest.split_once("\r\n")
+        {
+            return pid.trim().parse().ok();
+        }
+        if text.starts_with('-') && text.contains("\r\n") {
+            return None;
+        }
+    }
+    None
 }
 
 /// A port free now on loopback (and, for cluster nodes, its bus port too).
