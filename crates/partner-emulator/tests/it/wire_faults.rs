@@ -159,6 +159,9 @@ async fn an_endless_informational_flood() {
         .unwrap_err();
     assert!(error.is_timeout(), "{error:?}");
     all_closed(&emulator).await;
+    // (Counted only if the emulator read it before the client gave up: on a loaded machine
+    // it may not have.)
+    let before = emulator.request_count(Endpoint::PoaToken);
     // The bytes: `100 Continue`, again and again.
     let request = format!(
         "POST {} HTTP/1.1\r\nHost: x\r\nContent-Type: {FORM}\r\nContent-Length: {}\r\n\r\n{body}",
@@ -173,7 +176,7 @@ async fn an_endless_informational_flood() {
     );
     let one = b"HTTP/1.1 100 Continue\r\n\r\n";
     assert!(received.chunks(one.len()).all(|c| one.starts_with(c)));
-    assert_eq!(emulator.request_count(Endpoint::PoaToken), 2);
+    assert_eq!(emulator.request_count(Endpoint::PoaToken), before + 1);
     all_closed(&emulator).await;
 }
 
