@@ -623,8 +623,9 @@ pub async fn a_broken_store_means_direct_fetches_then_sharing_resumes<H: StoreHa
     harness: &mut H,
 ) {
     let source = IssuingSource::new(LIFETIME);
+    // The default store timeout (5 s): a broken store fails at once, and a healthy one must
+    // not time out on a loaded machine (1 s did, sending a process to a direct fetch).
     let options = ProcessOptions {
-        store_timeout: Duration::from_secs(1),
         breaker_cooldown: Duration::from_millis(500),
         ..ProcessOptions::default()
     };
