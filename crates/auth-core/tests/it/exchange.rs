@@ -339,9 +339,12 @@ async fn a_slow_endpoint_times_out_with_a_typed_error() {
 
 #[tokio::test]
 async fn a_refused_connection_is_a_transport_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // A socket bound but not listening: connections to its port are refused, and no other
+    // test can take the port meanwhile (a dropped listener's port was taken by another
+    // test's server once, which answered with a token).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
     let clock = ManualClock::at_epoch_2025();
     let error = ClientCredentials::builder(
         TokenUrl::parse(&format!("http://{addr}/token")).unwrap(),

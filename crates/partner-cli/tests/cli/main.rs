@@ -249,9 +249,10 @@ async fn a_wrong_secret_exits_3_without_printing_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_host_exits_5() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // Bound, not listening: connections are refused, and no other test takes the port.
+    let refusing = tokio::net::TcpSocket::new_v4().unwrap();
+    refusing.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = refusing.local_addr().unwrap();
     let output = run(
         &[
             "--base-url",

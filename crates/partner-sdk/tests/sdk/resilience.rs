@@ -93,9 +93,10 @@ async fn retry_after_is_waited_for_even_on_a_post() {
 
 #[tokio::test]
 async fn a_refused_connection_is_retried_even_for_a_post() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // Bound, not listening: connections are refused, and no other test takes the port.
+    let refusing = tokio::net::TcpSocket::new_v4().unwrap();
+    refusing.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = refusing.local_addr().unwrap();
     let setup = setup().await;
     let clock = ManualClock::at_epoch_2025();
     let tokens = crate::support::auth_for(&setup.emulator, &clock)

@@ -49,9 +49,10 @@ async fn no_error_path_carries_the_secret_or_a_token() {
         assert_prints_no_secret(&error, &[SECRET, TOKEN]);
     }
     // Transport failure: nothing listens.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // Bound, not listening: connections are refused, and no other test takes the port.
+    let refusing = tokio::net::TcpSocket::new_v4().unwrap();
+    refusing.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = refusing.local_addr().unwrap();
     let error = PoderoAuth::new("id", SECRET)
         .environment(Environment::Custom(format!("http://{addr}")))
         .retry(RetryPolicy::never())
