@@ -209,7 +209,14 @@ pub(crate) fn command(
         .env("POA_BASE_URL", emulator.base_url())
         .env("POA_CLIENT_ID", &poa.client_id)
         .env("POA_CLIENT_SECRET", &poa.client_secret)
-        .env("POA_TIMEOUT", RELAXED_TIMEOUT);
+        .env("POA_TIMEOUT", RELAXED_TIMEOUT)
+        // A token cache of its own: never the user's, and never one a row before it filled
+        // for an emulator that had the same address and credentials (a row got its token
+        // from there and made no request).
+        .env(
+            "PARTNER_TOKEN_CACHE_DIR",
+            std::env::temp_dir().join(format!("partner-faults-{}", uuid::Uuid::new_v4())),
+        );
     for (name, value) in env {
         match value {
             Some(value) => match value.to_str() {
