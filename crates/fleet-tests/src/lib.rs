@@ -32,6 +32,9 @@ pub struct Report {
     pub tokens: Vec<String>,
     /// The shared source's counters (none without a store).
     pub shared: Option<SharedReport>,
+    /// For `run`: when (milliseconds after the command began) a call found the shared
+    /// source's direct-fetch counter (`fallbacks`) grown, once for each direct fetch.
+    pub fallbacks_at_ms: Vec<u64>,
     /// How long the command took.
     pub elapsed_ms: u64,
 }

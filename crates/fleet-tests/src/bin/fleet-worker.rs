@@ -4,7 +4,8 @@
 //! each with one JSON line ([`fleet_tests::Report`]):
 //!
 //! - `calls N`: N `users().list()` calls, one after the other;
-//! - `run MS PAUSE_MS`: calls for MS milliseconds, pausing PAUSE_MS between them;
+//! - `run MS PAUSE_MS`: calls for MS milliseconds, pausing PAUSE_MS between them, noting when
+//!   a call finds that the shared source fetched directly;
 //! - `exit`.
 //!
 //! Configuration, from the environment: `PODERO_CLIENT_ID`, `PODERO_CLIENT_SECRET`,
@@ -166,8 +167,16 @@ async fn main() -> Result<()> {
             ["run", ms, pause] => {
                 let until = clock + Duration::from_millis(ms.parse()?);
                 let pause = Duration::from_millis(pause.parse()?);
+                let fallbacks = || metrics().map_or(0, |m| m.fallbacks);
+                let mut seen_fallbacks = fallbacks();
                 while tokio::time::Instant::now() < until {
                     call(&client, &mut report).await;
+                    let now = fallbacks();
+                    let ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    for _ in seen_fallbacks..now {
+                        report.fallbacks_at_ms.push(ms);
+                    }
+                    seen_fallbacks = now;
                     tokio::time::sleep(pause).await;
                 }
             }
