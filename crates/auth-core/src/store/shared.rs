@@ -431,7 +431,7 @@ impl<S: TokenSource, St: TokenStore> Inner<S, St> {
         warn!(
             key = %self.key,
             %error,
-            cooldown_s = self.breaker_cooldown.as_secs(),
+            cooldown = ?self.breaker_cooldown,
             "the shared token store failed: fetching directly until it has cooled down"
         );
     }
