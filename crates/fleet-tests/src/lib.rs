@@ -210,6 +210,8 @@ impl Worker {
             .env("PODERO_ORG_ID", emulator.org_id().to_string())
             .envs(backend.env())
             .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
+            // The workers' log lines, when asked for (see `fleet-worker`).
+            .envs(std::env::var_os("FLEET_LOG").map(|filter| ("FLEET_LOG", filter)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -12,7 +12,8 @@
 //! `PODERO_BASE_URL`, `PODERO_ORG_ID`; `FLEET_STORE` = `redis` (`PARTNER_REDIS_URL`, read by
 //! `RedisStore::from_env`), `file` (`FLEET_FILE_DIR`) or `none`; `FLEET_LOCK_TTL_MS`,
 //! `FLEET_STORE_TIMEOUT_MS`, `FLEET_BREAKER_MS`; `FLEET_KEY` (64 hex digits: explicit store
-//! keys instead of the ones derived from the secret).
+//! keys instead of the ones derived from the secret); `FLEET_LOG` (a tracing filter such as
+//! `warn`: log lines on stderr, naming the thread `fleet-worker-PID`; none by default).
 //!
 //! The report lists the tokens this process received, so that the test can scan the store
 //! for them: this is a test worker talking to its test over a pipe, not a log.
@@ -115,8 +116,25 @@ fn shared<St: TokenStore>(
     Ok((cache, Box::new(move || Some(handle.metrics()))))
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FLEET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_thread_names(true)
+        .init();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        // The thread name, in every log line, tells the processes apart.
+        .thread_name(format!("fleet-worker-{}", std::process::id()))
+        .build()?
+        .block_on(work())
+}
+
+async fn work() -> Result<()> {
     let auth = PoderoAuth::from_env()?;
     let base_url = auth.base_url()?;
     let org = org_from_lookup(&|name| std::env::var_os(name))?;
